@@ -1,0 +1,5 @@
+# Included from the top-level Makefile. Builds the local cluster binaries into
+# the user cache (see localcluster/README.md). Idempotent.
+.PHONY: cluster-bins
+cluster-bins:
+	localcluster/build.sh
