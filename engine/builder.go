@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/scenario-runner/runner/engine/decode"
+	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/eval"
+)
+
+// Builder is what a step kind's Build sees at load time: the names in scope,
+// the plan's defaults and directory, and helpers that compile expressions and
+// record every error with its position.
+type Builder struct {
+	// Dir is the plan file's directory; file: paths are relative to it.
+	Dir      string
+	Defaults Defaults
+
+	registry *Registry
+	dec      *decode.Decoder
+	scope    *eval.Scope
+	here     diag.Pos
+}
+
+// Here is the position of the step kind key being built, for errors that
+// concern the step as a whole.
+func (b *Builder) Here() diag.Pos { return b.here }
+
+// Scope returns the names visible to the current step: vars and the outputs
+// of the steps before it.
+func (b *Builder) Scope() *eval.Scope { return b.scope }
+
+// Decoder returns the decoder in use, for kinds that decode nodes themselves.
+func (b *Builder) Decoder() *decode.Decoder { return b.dec }
+
+// Errorf records an error at pos (Here() when pos is zero).
+func (b *Builder) Errorf(pos diag.Pos, format string, args ...any) {
+	if pos.IsZero() {
+		pos = b.here
+	}
+	src := b.dec.Loc.Source()
+	b.dec.Errs.Add(&diag.Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Source: sourceLine(src, pos)})
+}
+
+func sourceLine(src *diag.Source, pos diag.Pos) string {
+	if src == nil || src.File != pos.File {
+		return ""
+	}
+	return src.Line(pos.Line)
+}
+
+// Add records err (a *diag.Error or a list of them).
+func (b *Builder) Add(err error) { b.dec.Errs.Add(err) }
+
+// Failed reports whether any error has been recorded so far.
+func (b *Builder) Failed() bool { return b.dec.Errs.Len() > 0 }
+
+// Compile compiles e in scope; nil (with the error recorded) when it fails.
+func (b *Builder) Compile(e Expr, scope *eval.Scope, want eval.Want) *eval.Program {
+	if !e.IsSet() {
+		return nil
+	}
+	p, err := eval.Compile(e.Src, e.Span, e.base, scope, want)
+	if err != nil {
+		b.Add(err)
+		return nil
+	}
+	return p
+}
+
+// Template compiles the ${{ }} parts of t in scope.
+func (b *Builder) Template(t Text, scope *eval.Scope) *eval.Template {
+	if !t.IsSet() {
+		return nil
+	}
+	tmpl, err := eval.CompileTemplate(t.Span, scope)
+	if err != nil {
+		b.Add(err)
+		return nil
+	}
+	return tmpl
+}
+
+// Int compiles an IntOrExpr into an IntValue.
+func (b *Builder) Int(i IntOrExpr, scope *eval.Scope) IntValue {
+	if !i.IsSet() {
+		return IntValue{}
+	}
+	if !i.Expr.IsSet() {
+		return IntValue{literal: i.Literal, set: true}
+	}
+	return IntValue{prog: b.Compile(i.Expr, scope, eval.Int), set: true}
+}
+
+// IntValue is a compiled IntOrExpr.
+type IntValue struct {
+	literal int
+	prog    *eval.Program
+	set     bool
+}
+
+// IsSet reports whether the key was present.
+func (v IntValue) IsSet() bool { return v.set }
+
+// Eval returns the integer.
+func (v IntValue) Eval(vals eval.Values) (int, error) {
+	if v.prog == nil {
+		return v.literal, nil
+	}
+	out, err := v.prog.Run(vals)
+	if err != nil {
+		return 0, err
+	}
+	return out.(int), nil
+}
+
+// Declare makes name visible to the steps that follow (an output).
+func (b *Builder) Declare(name string, pos diag.Pos) {
+	if b.scope.Has(name) {
+		b.Errorf(pos, "output %q hides a variable or an earlier output of the same name", name)
+		return
+	}
+	b.scope = b.scope.With(name, nil)
+}
+
+// Steps decodes and builds a nested list of steps (a timeProbe's), with the
+// current scope; outputs declared inside stay visible after it.
+func (b *Builder) Steps(nodes []Node, parent string) []*Step {
+	return b.buildSteps(nodes, parent)
+}
+
+func (b *Builder) buildSteps(nodes []Node, parent string) []*Step {
+	steps := make([]*Step, 0, len(nodes))
+	for i, n := range nodes {
+		if s := b.buildStep(n, i, parent); s != nil {
+			steps = append(steps, s)
+		}
+	}
+	return steps
+}
+
+var commonKeys = func() []string {
+	var keys []string
+	for _, f := range decode.Fields(typeOf[StepCommon]()) {
+		keys = append(keys, f.Key)
+	}
+	return keys
+}()
+
+func (b *Builder) buildStep(n Node, index int, parent string) *Step {
+	d := &decode.Decoder{Loc: n.Loc, Errs: b.dec.Errs}
+	node := n.Node
+	if node.Kind != yaml.MappingNode {
+		d.Errorf(node, "a step must be a mapping with one step kind key (%s), got %s", strings.Join(b.registry.Names(), ", "), decode.Describe(node))
+		return nil
+	}
+	common := &yaml.Node{Kind: yaml.MappingNode, Line: node.Line, Column: node.Column}
+	var kindKey, kindVal *yaml.Node
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		if _, ok := b.registry.Lookup(k.Value); ok {
+			if kindKey != nil {
+				d.Errorf(k, "a step has exactly one step kind, but this one has %q and %q: split it into two steps", kindKey.Value, k.Value)
+				continue
+			}
+			kindKey, kindVal = k, v
+			continue
+		}
+		if !contains(commonKeys, k.Value) {
+			d.Errorf(k, "%s", decode.UnknownKey(k.Value, append(append([]string{}, commonKeys...), b.registry.Names()...)))
+			continue
+		}
+		common.Content = append(common.Content, k, v)
+	}
+	var c StepCommon
+	d.Decode(common, &c)
+	if kindKey == nil {
+		d.Errorf(node, "a step needs one step kind key: one of %s", strings.Join(b.registry.Names(), ", "))
+		return nil
+	}
+	kind, _ := b.registry.Lookup(kindKey.Value)
+	spec := kind.New()
+	if !d.Decode(kindVal, spec) {
+		return nil
+	}
+	saved := b.here
+	b.here = d.Pos(kindKey)
+	action, err := spec.Build(b)
+	b.here = saved
+	if err != nil {
+		b.Add(err)
+	}
+	if action == nil {
+		return nil
+	}
+	name := c.Name
+	if name == "" {
+		name = kind.Name
+		if ds, ok := spec.(Describer); ok {
+			name = ds.Describe()
+		}
+	}
+	_ = index
+	_ = parent
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

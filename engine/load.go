@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/scenario-runner/runner/engine/decode"
+	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/eval"
+)
+
+// Override replaces the default of one variable. Origin says where it came
+// from (a values file position or "--set name=value") for error messages.
+type Override struct {
+	Name   string
+	Value  any
+	Origin string
+}
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	Registry  *Registry
+	Overrides []Override // applied in order: later wins
+}
+
+// ErrInvalid marks errors about the plan itself (exit code 2).
+var ErrInvalid = errors.New("invalid plan")
+
+// InvalidError holds every problem found in one plan.
+type InvalidError struct {
+	File string
+	Errs error // a multierror of *diag.Error and plain errors
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("%s: %d problem(s):\n%s", e.File, len(diag.Flatten(e.Errs)), e.Errs)
+}
+
+func (e *InvalidError) Unwrap() []error { return []error{ErrInvalid, e.Errs} }
+
+// Render prints every problem with its source line and a caret.
+func (e *InvalidError) Render() string { return diag.RenderAll(e.Errs) }
+
+var planName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// Load reads, decodes, validates and compiles the plan in file. Every problem
+// is reported, each at its line and column, in one *InvalidError.
+func Load(file string, opts LoadOptions) (*Plan, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &InvalidError{File: file, Errs: fmt.Errorf("%s: %w", file, err)}
+	}
+	return LoadBytes(file, data, opts)
+}
+
+// LoadBytes is Load with the file's content given.
+func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
+	src := diag.NewSource(file, data)
+	var errs diag.List
+	fail := func() (*Plan, error) { return nil, &InvalidError{File: file, Errs: errs.Err()} }
+
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		errs.Add(yamlError(src, err))
+		return fail()
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		errs.Add(diag.NodeError(src, &extra, "a plan is one YAML document; found a second one (remove the ---)"))
+	}
+
+	d := &decode.Decoder{Loc: src, Errs: &errs}
+	var spec PlanSpec
+	d.Decode(&root, &spec)
+	body := resolveDoc(&root)
+	if body == nil || body.Kind != yaml.MappingNode {
+		return fail()
+	}
+
+	p := &Plan{
+		File: file, Dir: filepath.Dir(file), Name: spec.Name, Description: spec.Description,
+		Timeout: spec.Timeout.Duration, Cleanup: CleanupPolicy(spec.Cleanup),
+		Defaults: Defaults{Timeout: spec.Defaults.Timeout.Duration, Namespace: spec.Defaults.Namespace},
+	}
+	if p.Cleanup == "" {
+		p.Cleanup = CleanupAlways
+	}
+	if p.Defaults.Timeout == 0 {
+		p.Defaults.Timeout = 5 * time.Minute
+	}
+	if p.Defaults.Namespace == "" {
+		p.Defaults.Namespace = "default"
+	}
+	if spec.Name != "" && !planName.MatchString(spec.Name) {
+		errs.Add(diag.NodeError(src, valueOf(body, "name"), "name must be lower-case letters, digits and dashes ([a-z0-9-]+), got %q", spec.Name))
+	}
+
+	p.Vars, p.VarNames = loadVars(d, spec.Vars.Node, opts.Overrides, &errs)
+
+	if opts.Registry == nil {
+		errs.Add(errors.New("engine: no step registry given"))
+		return fail()
+	}
+	b := &Builder{
+		Dir: p.Dir, Defaults: p.Defaults, registry: opts.Registry, dec: d,
+		scope: eval.NewScope(p.Vars),
+	}
+	if stepsNode := valueOf(body, "steps"); stepsNode != nil && stepsNode.Kind == yaml.SequenceNode && len(stepsNode.Content) == 0 {
+		errs.Add(diag.NodeError(src, stepsNode, "a plan needs at least one step"))
+	}
+	p.Steps = b.buildSteps(spec.Steps, "")
+	if errs.Len() > 0 {
+		return fail()
+	}
+	return p, nil
+}
+
+func resolveDoc(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0]
+	}
+	return n
+}
+
+// valueOf returns the value node of key in mapping m, or nil.
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 syntax error into a positioned one.
+func yamlError(src *diag.Source, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return src.Errorf(line, 1, "invalid YAML: %s", m[2])
+	}
+	return fmt.Errorf("%s: invalid YAML: %s", src.File, strings.TrimPrefix(msg, "yaml: "))
+}
+
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reserved are names the engine binds itself in some expressions.
+var reserved = []string{"object", "objects", "duration", "samples", "min", "max", "mean", "p50", "p90", "p99", "env"}
+
+// loadVars reads the vars mapping in order and applies overrides.
+func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, errs *diag.List) (eval.Values, []string) {
+	vals := eval.Values{}
+	var names []string
+	if n != nil && n.Tag != "!!null" {
+		if n.Kind != yaml.MappingNode {
+			d.Errorf(n, "vars must be a mapping of names to default values, got %s", decode.Describe(n))
+		} else {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				switch {
+				case !varName.MatchString(k.Value):
+					d.Errorf(k, "variable name %q must be a letter or _ followed by letters, digits or _", k.Value)
+					continue
+				case slices.Contains(reserved, k.Value):
+					d.Errorf(k, "variable name %q is reserved (it names a value the runner provides)", k.Value)
+					continue
+				case vals[k.Value] != nil || slices.Contains(names, k.Value):
+					d.Errorf(k, "variable %q is defined twice", k.Value)
+					continue
+				}
+				var x any
+				if err := v.Decode(&x); err != nil {
+					d.Errorf(v, "%v", err)
+					continue
+				}
+				vals[k.Value] = x
+				names = append(names, k.Value)
+			}
+		}
+	}
+	for _, o := range overrides {
+		if !slices.Contains(names, o.Name) {
+			msg := fmt.Sprintf("%s: the plan has no variable %q", o.Origin, o.Name)
+			if s := decode.Suggest(o.Name, names); s != "" {
+				msg += fmt.Sprintf(", did you mean %q?", s)
+			} else if len(names) > 0 {
+				msg += fmt.Sprintf(" (it has: %s)", strings.Join(names, ", "))
+			}
+			errs.Add(errors.New(msg))
+			continue
+		}
+		vals[o.Name] = o.Value
+	}
+	return vals, names
+}

@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/eval"
+)
+
+// CleanupPolicy says when the objects a plan created are deleted.
+type CleanupPolicy string
+
+const (
+	CleanupAlways    CleanupPolicy = "always"
+	CleanupOnSuccess CleanupPolicy = "on-success"
+	CleanupNever     CleanupPolicy = "never"
+)
+
+// PlanSpec is the YAML shape of a plan file (format v1). It is the source of
+// truth for schemas/scenario.schema.json.
+type PlanSpec struct {
+	Name        string       `yaml:"name" required:"true" doc:"Name of the scenario: lower-case letters, digits and dashes."`
+	Description string       `yaml:"description" doc:"What the scenario tests, for people."`
+	Vars        Node         `yaml:"vars" doc:"Variables and their defaults; --values FILE, then --set name=value override them. Every expression can read them."`
+	Timeout     Duration     `yaml:"timeout" doc:"Bound on the whole scenario, cleanup excluded (e.g. 2h)."`
+	Cleanup     string       `yaml:"cleanup" enum:"always,on-success,never" doc:"When to delete what the scenario created (default always); --cleanup overrides."`
+	Defaults    DefaultsSpec `yaml:"defaults" doc:"Defaults for every step."`
+	Steps       []Node       `yaml:"steps" required:"true" doc:"The steps, run in order. Each has exactly one step kind key."`
+}
+
+// DefaultsSpec holds plan-wide defaults.
+type DefaultsSpec struct {
+	Timeout   Duration `yaml:"timeout" doc:"Per-step timeout unless a step sets its own (default 5m)."`
+	Namespace string   `yaml:"namespace" doc:"Namespace for namespaced objects that name none (default: default)."`
+}
+
+// StepCommon are the keys every step may have beside its kind key.
+type StepCommon struct {
+	Name    string   `yaml:"name" doc:"A readable name; a default is derived from the step."`
+	Timeout Duration `yaml:"timeout" doc:"Bound on this step (default: defaults.timeout)."`
+}
+
+// Defaults are the resolved plan-wide defaults.
+type Defaults struct {
+	Timeout   time.Duration
+	Namespace string
+}
+
+// Plan is a loaded, validated plan with every expression compiled.
+type Plan struct {
+	File        string
+	Dir         string
+	Name        string
+	Description string
+	// Vars are the final values of the variables (defaults, then overrides).
+	Vars     eval.Values
+	VarNames []string
+	Timeout  time.Duration
+	Cleanup  CleanupPolicy
+	Defaults Defaults
+	Steps    []*Step
+}
+
+// Step is one compiled step of a plan.
+type Step struct {
+	Name    string
+	Kind    string
+	Pos     diag.Pos
+	Timeout time.Duration // zero: Defaults.Timeout
+	Action  Action
+}

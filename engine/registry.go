@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+)
+
+// Action is a compiled step, ready to run.
+type Action interface {
+	Run(ctx context.Context, env *Env) error
+}
+
+// Spec is the decoded YAML of one step kind. Its fields are decoded by
+// package decode from the struct tags; Build checks what the tags cannot and
+// compiles the expressions.
+type Spec interface {
+	Build(b *Builder) (Action, error)
+}
+
+// Describer is implemented by specs that can name their step when the plan
+// gives no name, e.g. "waitFor Pod app=nginx".
+type Describer interface {
+	Describe() string
+}
+
+// Kind is one step kind: the YAML key and a constructor of its empty spec.
+type Kind struct {
+	Name string
+	Doc  string
+	New  func() Spec
+}
+
+// Registry maps step keys to kinds. Build one with NewRegistry; it is not
+// modified after that.
+type Registry struct {
+	kinds map[string]Kind
+}
+
+// NewRegistry returns a registry of kinds; duplicate names panic, as they
+// are a programming error.
+func NewRegistry(kinds ...Kind) *Registry {
+	r := &Registry{kinds: map[string]Kind{}}
+	for _, k := range kinds {
+		if _, dup := r.kinds[k.Name]; dup {
+			panic(fmt.Sprintf("engine: step kind %q registered twice", k.Name))
+		}
+		r.kinds[k.Name] = k
+	}
+	return r
+}
+
+// Lookup returns the kind named name.
+func (r *Registry) Lookup(name string) (Kind, bool) {
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Names lists the kinds, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SpecType returns the struct type of kind name's spec.
+func (r *Registry) SpecType(name string) reflect.Type {
+	t := reflect.TypeOf(r.kinds[name].New())
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// Kinds returns the kinds, sorted by name.
+func (r *Registry) Kinds() []Kind {
+	out := make([]Kind, 0, len(r.kinds))
+	for _, n := range r.Names() {
+		out = append(out, r.kinds[n])
+	}
+	return slices.Clip(out)
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

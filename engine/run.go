@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// RunOptions configures Run.
+type RunOptions struct {
+	Cluster  Cluster
+	Log      zerolog.Logger
+	Observer Observer
+	// Cleanup overrides the plan's policy when set.
+	Cleanup CleanupPolicy
+	// Timeout overrides the plan's timeout when set.
+	Timeout        time.Duration
+	CleanupTimeout time.Duration
+	DryRun         bool
+	// Abort, when closed, stops a cleanup in progress (a second Ctrl-C):
+	// what was not deleted yet is listed in the result as left behind.
+	Abort <-chan struct{}
+	// Server is the cluster's version, for the result.
+	Server string
+}
+
+// Run executes p and then cleans up. It never panics on a step's failure and
+// always returns a result; ctx's cancellation (Ctrl-C) marks the run
+// interrupted and still cleans up, within CleanupTimeout.
+func Run(ctx context.Context, p *Plan, o RunOptions) *Result {
+	res := &Result{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server}
+	policy := p.Cleanup
+	if o.Cleanup != "" {
+		policy = o.Cleanup
+	}
+	timeout := p.Timeout
+	if o.Timeout > 0 {
+		timeout = o.Timeout
+	}
+	cl := newCleaner()
+	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer}
+	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, run: r}
+
+	runCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("scenario timeout of %s reached", timeout))
+		defer cancel()
+	}
+	res.Outcome = Passed
+	for i, s := range p.Steps {
+		cl.setWave(i)
+		if err := r.step(runCtx, s, &res.Steps); err != nil {
+			last := res.Steps[len(res.Steps)-1]
+			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("step %q: %s", s.Name, last.Error)
+			for _, rest := range p.Steps[i+1:] {
+				res.Steps = append(res.Steps, &StepResult{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: Skipped})
+			}
+			break
+		}
+	}
+
+	res.Cleanup = &CleanupResult{Policy: policy, Start: time.Now()}
+	if policy == CleanupAlways || (policy == CleanupOnSuccess && res.Outcome == Passed) {
+		ct := o.CleanupTimeout
+		if ct <= 0 {
+			ct = DefaultCleanupTimeout
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ct)
+		stop := make(chan struct{})
+		go func() {
+			select {
+			case <-o.Abort:
+				cancel()
+			case <-stop:
+			}
+		}()
+		if !o.DryRun {
+			o.Log.Info().Str("policy", string(policy)).Msg("cleaning up")
+			cl.run(cctx, o.Cluster, res.Cleanup)
+		}
+		close(stop)
+		cancel()
+	} else {
+		cl.mu.Lock()
+		for _, e := range cl.entries {
+			if e.created {
+				res.Cleanup.Left = append(res.Cleanup.Left, e.ref)
+			} else {
+				res.Cleanup.Changed = append(res.Cleanup.Changed, e.ref)
+			}
+		}
+		cl.mu.Unlock()
+	}
+	res.Cleanup.End = time.Now()
+	res.End = time.Now()
+	return res
+}
+
+// step runs one step under its own timeout and records its result in list.
+func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
+	sr := &StepResult{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
+	*list = append(*list, sr)
+	if r.observer != nil {
+		r.observer.StepStarted(sr)
+	}
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = r.env.Defaults.Timeout
+	}
+	sctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("step timeout of %s reached", timeout))
+	defer cancel()
+	env := r.env
+	env.Result = sr
+	env.Log = r.env.Log.With().Str("step", s.Name).Logger()
+
+	err := runAction(sctx, s.Action, &env)
+	sr.End = time.Now()
+	switch {
+	case err == nil:
+		sr.Outcome = Passed
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled):
+		sr.Outcome = Interrupted
+		sr.Error = describe(err, ctx, timeout)
+	case ctx.Err() != nil || sctx.Err() != nil:
+		sr.Outcome = TimedOut
+		sr.Error = describe(err, sctx, timeout)
+	default:
+		sr.Outcome = Failed
+		sr.Error = err.Error()
+	}
+	if r.observer != nil {
+		r.observer.StepFinished(sr)
+	}
+	if err != nil {
+		return fmt.Errorf("step %q: %w", s.Name, err)
+	}
+	return nil
+}
+
+// runAction turns a panic in a step kind into an error rather than a crash
+// that would skip cleanup.
+func runAction(ctx context.Context, a Action, env *Env) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (panic): %v", p)
+		}
+	}()
+	return a.Run(ctx, env)
+}
+
+// describe words the error of a step that ended with its context: never a
+// bare "context deadline exceeded" when the step said more.
+func describe(err error, ctx context.Context, timeout time.Duration) string {
+	msg := err.Error()
+	bare := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	cause := context.Cause(ctx)
+	if errors.Is(cause, context.Canceled) {
+		if bare {
+			return "interrupted"
+		}
+		return "interrupted: " + msg
+	}
+	prefix := fmt.Sprintf("timed out after %s", timeout)
+	if cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
+		prefix = cause.Error()
+	}
+	if bare && (strings.HasSuffix(msg, "context deadline exceeded") || strings.HasSuffix(msg, "context canceled")) {
+		msg = strings.TrimSuffix(strings.TrimSuffix(msg, "context deadline exceeded"), "context canceled")
+		msg = strings.TrimRight(msg, ": ")
+		if msg == "" {
+			return prefix
+		}
+	}
+	return prefix + ": " + msg
+}
