@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,15 +97,28 @@ func (p *process) start() error {
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", p.name, err)
-	}
-	p.cmd = cmd
 	p.exited = make(chan struct{})
+	started := make(chan error, 1)
+	// Pdeathsig fires when the *thread* that forked the child exits, not the
+	// process, and Go may retire threads. So the child is started from a
+	// goroutine locked to its thread that stays alive, waiting, as long as
+	// the child runs (golang/go#27505).
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.waitErr = cmd.Wait()
 		close(p.exited)
 	}()
+	if err := <-started; err != nil {
+		p.exited = nil
+		return fmt.Errorf("starting %s: %w", p.name, err)
+	}
+	p.cmd = cmd
 	if err := os.WriteFile(p.pidPath, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("writing pid file of %s: %w", p.name, err)
 	}

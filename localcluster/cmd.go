@@ -1,0 +1,249 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// LonghornModes are the accepted values of --longhorn-mode / --mode.
+var LonghornModes = []string{"default", "legacy-queue-jam"}
+
+// longhornProcess names the detached simulator's log and pid files.
+const longhornProcess = "longhorn-sim"
+
+// SimDeps are what the sim command needs from outside this package. The
+// Longhorn simulator lives in package longhornsim; main wires it here so that
+// localcluster does not depend on it.
+type SimDeps struct {
+	// Logger for progress. Nil: a console logger on stderr.
+	Logger *zerolog.Logger
+	// InstallLonghornCRDs installs the Longhorn CRDs (longhornsim.InstallCRDs).
+	InstallLonghornCRDs func(ctx context.Context, cfg *rest.Config) error
+	// RunLonghorn runs the Longhorn simulator until ctx ends
+	// (longhornsim.Run with Options{Mode: mode, Logger: log}).
+	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode string, log zerolog.Logger) error
+}
+
+// NewSimCommand returns `sim` with subcommands up, down, status and
+// longhorn, which manage a detached local cluster in a folder (default .sim).
+func NewSimCommand(deps SimDeps) *cobra.Command {
+	if deps.Logger == nil {
+		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+		deps.Logger = &l
+	}
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a local Kubernetes cluster with fake nodes and a simulated Longhorn",
+		Long: `sim runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+KWOK on loopback ports, with fake nodes, and optionally the Longhorn simulator.
+Binaries come from ` + "`make cluster-bins`" + ` (see localcluster/README.md).`,
+		SilenceUsage: true,
+	}
+	cmd.AddCommand(newUpCommand(deps), newDownCommand(deps), newStatusCommand(), newLonghornCommand(deps))
+	return cmd
+}
+
+func newUpCommand(deps SimDeps) *cobra.Command {
+	var (
+		dir        string
+		nodes      int
+		mode       string
+		noLonghorn bool
+		timeout    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a detached local cluster and return once it is ready",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(LonghornModes, mode) {
+				return fmt.Errorf("--longhorn-mode %q: valid values are %s", mode, strings.Join(LonghornModes, ", "))
+			}
+			if nodes < 1 {
+				return fmt.Errorf("--nodes %d: need at least 1", nodes)
+			}
+			if !noLonghorn && (deps.RunLonghorn == nil || deps.InstallLonghornCRDs == nil) {
+				return errors.New("this build has no Longhorn simulator wired in; use --no-longhorn")
+			}
+			ctx := cmd.Context()
+			opts := Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout}
+			if !noLonghorn {
+				opts.Hooks = append(opts.Hooks, deps.InstallLonghornCRDs)
+			}
+			c, err := Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			if !noLonghorn {
+				exe, err := os.Executable()
+				if err != nil {
+					return errors.Join(fmt.Errorf("locating own executable: %w", err), StopDir(ctx, c.Dir(), 10*time.Second))
+				}
+				// Re-run this binary as `<path to sim> longhorn ...`, whatever the root is called.
+				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode)
+				if err := c.StartProcess(ctx, longhornProcess, exe, args...); err != nil {
+					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), StopDir(ctx, c.Dir(), 10*time.Second))
+				}
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "kubeconfig: %s\n", c.Kubeconfig())
+			fmt.Fprintf(out, "logs: %s\n", filepath.Join(c.Dir(), "logs"))
+			fmt.Fprintf(out, "export KUBECONFIG=%s\n", c.Kubeconfig())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".sim", "folder for the cluster's state, logs and pid files")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes (node-1..node-N)")
+	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(LonghornModes, "|"))
+	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
+	return cmd
+}
+
+func newDownCommand(deps SimDeps) *cobra.Command {
+	var (
+		dir   string
+		grace time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the cluster started by up (reverse order, SIGTERM then SIGKILL); safe to run twice",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			procs, err := ReadPIDs(dir)
+			if err != nil {
+				return err
+			}
+			if err := StopDir(cmd.Context(), dir, grace); err != nil {
+				return err
+			}
+			n := 0
+			for _, p := range procs {
+				if p.Alive {
+					n++
+				}
+			}
+			deps.Logger.Info().Str("dir", dir).Int("stopped", n).Msg("local cluster down")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".sim", "folder given to up")
+	cmd.Flags().DurationVar(&grace, "grace", 10*time.Second, "time between SIGTERM and SIGKILL")
+	return cmd
+}
+
+func newStatusCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's processes and whether the apiserver is ready",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			procs, err := ReadPIDs(dir)
+			if err != nil {
+				return err
+			}
+			if len(procs) == 0 {
+				return fmt.Errorf("no cluster in %s (no pid files)", dir)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE")
+			var dead []string
+			for i := len(procs) - 1; i >= 0; i-- { // start order
+				p := procs[i]
+				state := "running"
+				if !p.Alive {
+					state, dead = "dead", append(dead, p.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", p.Name, p.Pid, state)
+			}
+			ready := apiserverReady(cmd.Context(), filepath.Join(dir, "kubeconfig"))
+			readyText := "ready"
+			if ready != nil {
+				readyText = "not ready: " + ready.Error()
+			}
+			fmt.Fprintf(tw, "apiserver\t\t%s\n", readyText)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(dead) > 0 || ready != nil {
+				return fmt.Errorf("cluster in %s is not healthy", dir)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".sim", "folder given to up")
+	return cmd
+}
+
+func apiserverReady(ctx context.Context, kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz: %s", resp.Status)
+	}
+	return nil
+}
+
+func newLonghornCommand(deps SimDeps) *cobra.Command {
+	var kubeconfig, mode string
+	cmd := &cobra.Command{
+		Use:   "longhorn",
+		Short: "Run the Longhorn simulator against a cluster until interrupted (started by up)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if deps.RunLonghorn == nil {
+				return errors.New("this build has no Longhorn simulator wired in")
+			}
+			if !slices.Contains(LonghornModes, mode) {
+				return fmt.Errorf("--mode %q: valid values are %s", mode, strings.Join(LonghornModes, ", "))
+			}
+			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			err = deps.RunLonghorn(ctx, cfg, mode, *deps.Logger)
+			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
+	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(LonghornModes, "|"))
+	return cmd
+}
