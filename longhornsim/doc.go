@@ -1,0 +1,63 @@
+// Package longhornsim plays the part of Longhorn (longhorn.io/v1beta2, the
+// Longhorn ≥ 1.5 attachment model) on a local control plane whose nodes are
+// fake, so that scenarios written for a real Longhorn cluster run unchanged
+// against it.
+//
+// InstallCRDs installs structural CRDs for BackingImage (lhbi), Volume (lhv),
+// Replica (lhr), Engine (lhe) and VolumeAttachment (lhva), the
+// longhorn-system namespace and the CSIDriver driver.longhorn.io. Run
+// installs them and runs informer-driven controllers with work queues:
+//
+//   - backing images: spec.minNumberOfCopies defaults to 3 (Longhorn's
+//     webhook); the file on each node's one disk (a stable fake disk UUID per
+//     node) goes pending → in-progress (progress) → ready within DownloadTime,
+//     then status.checksum and status.size are set.
+//   - CSI provisioning (external provisioner + CreateVolume): a claim of a
+//     driver.longhorn.io class gets a Volume pvc-<claim uid>, then a PV bound
+//     to the claim; a missing backing image leaves the claim Pending with a
+//     Warning ProvisioningFailed event. A released PV with reclaim policy
+//     Delete loses its Volume (the garbage collector removes the replicas,
+//     engine and VolumeAttachment, which the Volume owns) and is deleted.
+//   - volumes: replicas <vol>-r-<rand> on distinct nodes, engine <vol>-e-0,
+//     and, VolumeAttachmentDelay later, the longhorn.io VolumeAttachment of
+//     the same name. The tickets in spec.attachmentTickets decide
+//     spec.nodeID (a ticket for the current node keeps it, else the highest
+//     priority ticket wins, none detaches). Attaching waits for the backing
+//     image (condition WaitForBackingImage), starts the replicas, then the
+//     engine, which runs AttachTime later; the volume is then attached and
+//     healthy and the tickets for that node are satisfied, with the ticket's
+//     generation. Detaching stops engine and replicas.
+//   - CSI attach (external attacher + ControllerPublishVolume): a storage
+//     VolumeAttachment for driver.longhorn.io adds a csi-attacher-<hash>
+//     ticket and is marked attached once the ticket is satisfied; its
+//     deletion removes the ticket, waits for the detach and drops the
+//     attacher's finalizer.
+//
+// # The legacy-queue-jam model (Longhorn issue 3242, fixed in 1.2.3)
+//
+// Replicas are brought to their desired state (stopped, running) by a
+// replica work queue. Creating a volume needs each of its replicas processed
+// once; attaching and detaching need them processed again. In default mode
+// that queue has Workers workers and backing-image events enqueue only the
+// replicas that use the image, as after the fix.
+//
+// In ModeLegacyQueueJam the replica queue has one worker that spends
+// JamItemCost on every item, so it drains at 1/JamItemCost items a second,
+// and every backing-image event, whether or not any volume uses the image,
+// enqueues every replica of the cluster. The backing-image informer also
+// resyncs every BackingImageRefresh, as Longhorn 1.2's informers resynced
+// (30 s) and its backing image manager refreshed status; a resync delivers an
+// update event for each backing image without writing to the API. The queue
+// deduplicates keys, so it holds at most one entry per replica, but it is
+// refilled faster than it drains as soon as replicas × JamItemCost exceeds
+// BackingImageRefresh ÷ backing images. A replica enqueued then waits for
+// the backlog ahead of it: about replicas × JamItemCost (jamWait). With 300
+// volumes (900 replicas) and the default 20 ms that is ~18 s per step, and a
+// new volume needs two steps (create, attach); with 2,500 volumes it is
+// ~2.5 minutes per step. In default mode a new volume attaches in about
+// ProvisionTime + AttachTime whatever the number of volumes.
+//
+// All durations are divided by SpeedFactor. The simulator writes only
+// objects Longhorn or its CSI sidecars would write; it never polls the API in
+// a loop (waits are work-queue requeues) and it has no package state.
+package longhornsim

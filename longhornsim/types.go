@@ -1,0 +1,161 @@
+package longhornsim
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Namespace is where every Longhorn object lives.
+const Namespace = "longhorn-system"
+
+// DriverName is Longhorn's CSI driver name.
+const DriverName = "driver.longhorn.io"
+
+// The Longhorn resources the simulator serves.
+var (
+	backingImageGVR = lhGVR("backingimages")
+	volumeGVR       = lhGVR("volumes")
+	replicaGVR      = lhGVR("replicas")
+	engineGVR       = lhGVR("engines")
+	lhvaGVR         = lhGVR("volumeattachments")
+)
+
+func lhGVR(resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: "longhorn.io", Version: "v1beta2", Resource: resource}
+}
+
+// The structs below hold the subset of Longhorn's v1beta2 types that the
+// simulator reads or writes. Field names and JSON tags follow
+// longhorn-manager's k8s/pkg/apis/longhorn/v1beta2.
+
+type condition struct {
+	Type               string `json:"type"`
+	Status             string `json:"status"`
+	LastProbeTime      string `json:"lastProbeTime,omitempty"`
+	LastTransitionTime string `json:"lastTransitionTime,omitempty"`
+	Reason             string `json:"reason,omitempty"`
+	Message            string `json:"message,omitempty"`
+}
+
+type backingImage struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		SourceType        string            `json:"sourceType,omitempty"`
+		SourceParameters  map[string]string `json:"sourceParameters,omitempty"`
+		Checksum          string            `json:"checksum,omitempty"`
+		MinNumberOfCopies int               `json:"minNumberOfCopies,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		OwnerID           string                     `json:"ownerID,omitempty"`
+		UUID              string                     `json:"uuid,omitempty"`
+		Size              int64                      `json:"size,omitempty"`
+		Checksum          string                     `json:"checksum,omitempty"`
+		DiskFileStatusMap map[string]*diskFileStatus `json:"diskFileStatusMap,omitempty"`
+	} `json:"status"`
+}
+
+type diskFileStatus struct {
+	DataEngine              string `json:"dataEngine,omitempty"`
+	State                   string `json:"state"`
+	Progress                int    `json:"progress"`
+	Message                 string `json:"message"`
+	LastStateTransitionTime string `json:"lastStateTransitionTime"`
+}
+
+type volume struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		Size             string `json:"size,omitempty"`
+		NumberOfReplicas int    `json:"numberOfReplicas,omitempty"`
+		BackingImage     string `json:"backingImage,omitempty"`
+		Frontend         string `json:"frontend,omitempty"`
+		DataEngine       string `json:"dataEngine,omitempty"`
+		NodeID           string `json:"nodeID,omitempty"`
+	} `json:"spec"`
+	Status volumeStatus `json:"status"`
+}
+
+type volumeStatus struct {
+	State         string      `json:"state,omitempty"`
+	Robustness    string      `json:"robustness,omitempty"`
+	CurrentNodeID string      `json:"currentNodeID,omitempty"`
+	OwnerID       string      `json:"ownerID,omitempty"`
+	Conditions    []condition `json:"conditions,omitempty"`
+}
+
+// instance is a Replica or an Engine.
+type instance struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		VolumeName   string `json:"volumeName,omitempty"`
+		NodeID       string `json:"nodeID,omitempty"`
+		DesireState  string `json:"desireState,omitempty"`
+		DiskID       string `json:"diskID,omitempty"`
+		BackingImage string `json:"backingImage,omitempty"`
+		HealthyAt    string `json:"healthyAt,omitempty"`
+		VolumeSize   string `json:"volumeSize,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		CurrentState        string            `json:"currentState,omitempty"`
+		InstanceManagerName string            `json:"instanceManagerName,omitempty"`
+		Started             bool              `json:"started,omitempty"`
+		ReplicaModeMap      map[string]string `json:"replicaModeMap,omitempty"`
+		Endpoint            string            `json:"endpoint,omitempty"`
+	} `json:"status"`
+}
+
+type attachmentTicket struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	NodeID     string            `json:"nodeID"`
+	Parameters map[string]string `json:"parameters,omitempty"`
+	Generation int64             `json:"generation"`
+}
+
+type attachmentTicketStatus struct {
+	ID         string      `json:"id"`
+	Satisfied  bool        `json:"satisfied"`
+	Conditions []condition `json:"conditions"`
+	Generation int64       `json:"generation"`
+}
+
+type lhVolumeAttachment struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		Volume            string                       `json:"volume"`
+		AttachmentTickets map[string]*attachmentTicket `json:"attachmentTickets,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		AttachmentTicketStatuses map[string]*attachmentTicketStatus `json:"attachmentTicketStatuses,omitempty"`
+	} `json:"status"`
+}
+
+// fromUnstructured converts an informer object into one of the structs above.
+func fromUnstructured[T any](obj any) (*T, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("unexpected object type %T", obj)
+	}
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		return nil, fmt.Errorf("convert %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return out, nil
+}
+
+// toUnstructured converts a struct into an object for the dynamic client.
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert %T: %w", obj, err)
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
