@@ -1,0 +1,72 @@
+package steps
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/fake"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/kube"
+)
+
+// fakeCluster is an engine.Cluster over the dynamic fake client, knowing a
+// few built-in kinds.
+type fakeCluster struct {
+	dyn    *fake.FakeDynamicClient
+	mapper *meta.DefaultRESTMapper
+}
+
+var _ engine.Cluster = (*fakeCluster)(nil)
+
+// fakeKinds are the kinds fakeCluster serves, with their resources.
+var fakeKinds = []struct {
+	gvk        schema.GroupVersionKind
+	resource   string
+	namespaced bool
+}{
+	{schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, "pods", true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, "configmaps", true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, "secrets", true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Service"}, "services", true},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "namespaces", false},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Node"}, "nodes", false},
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "deployments", true},
+	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "statefulsets", true},
+}
+
+// newFakeCluster returns a fake cluster holding objects.
+func newFakeCluster(t testing.TB, objects ...runtime.Object) *fakeCluster {
+	t.Helper()
+	mapper := meta.NewDefaultRESTMapper(nil)
+	lists := map[schema.GroupVersionResource]string{}
+	for _, k := range fakeKinds {
+		scope := meta.RESTScopeRoot
+		if k.namespaced {
+			scope = meta.RESTScopeNamespace
+		}
+		mapper.AddSpecific(k.gvk, k.gvk.GroupVersion().WithResource(k.resource), k.gvk.GroupVersion().WithResource(k.resource[:len(k.resource)-1]), scope)
+		lists[k.gvk.GroupVersion().WithResource(k.resource)] = k.gvk.Kind + "List"
+	}
+	return &fakeCluster{dyn: fake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objects...), mapper: mapper}
+}
+
+func (c *fakeCluster) Dynamic() dynamic.Interface { return c.dyn }
+
+func (c *fakeCluster) Mapping(_ context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	return c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+}
+
+func (c *fakeCluster) ResourceMapping(_ context.Context, resource string) (*meta.RESTMapping, error) {
+	return kube.ResourceMapping(c.mapper, resource)
+}
+
+// object builds an unstructured object from its content.
+func object(content map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: content}
+}
