@@ -21,6 +21,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/scenario-runner/runner/engine/diag"
@@ -58,10 +59,16 @@ func (s *Scope) Names() []string {
 // env returns the checker's environment: names that shadow a builtin
 // function (min, max, duration in a timeProbe) are stored under a private
 // name, so that both `duration` and `duration("2m")` work.
-func (s *Scope) env() map[string]any {
-	env := make(map[string]any, len(s.names))
+// A nil sample declares a name of any type (an output, whose type is known
+// only at run time).
+func (s *Scope) env() types.Map {
+	env := make(types.Map, len(s.names))
 	for k, v := range s.names {
-		env[private(k)] = v
+		if v == nil {
+			env[private(k)] = types.Any
+		} else {
+			env[private(k)] = types.TypeOf(v)
+		}
 	}
 	return env
 }

@@ -175,7 +175,9 @@ func (c *Client) reset() {
 func (c *Client) Mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	return retryNoMatch(ctx, c, func() (*meta.RESTMapping, error) {
 		return c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}, func() string { return fmt.Sprintf("kind %s is not served by the cluster", gvk.GroupKind().WithVersion(gvk.Version)) })
+	}, func() string {
+		return fmt.Sprintf("kind %s is not served by the cluster", gvk.GroupKind().WithVersion(gvk.Version))
+	})
 }
 
 // ResourceMapping implements engine.Cluster.

@@ -1,0 +1,52 @@
+# runner's one entry point for people and CI. `make demo` and `make test` are
+# the README's first two commands.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := bin/runner
+SIM_DIR ?= .sim/demo
+# Scenario knobs for the demo, e.g. make demo DEMO_FLAGS="--set replicas=5".
+DEMO_FLAGS ?=
+FUZZTIME ?= 15s
+
+include localcluster/build.mk
+
+.PHONY: all build test unit lint fuzz demo schema bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+# Lint, unit and integration tests (on a local control plane started per test
+# binary), and a short fuzz of the plan loader.
+test: cluster-bins lint
+	$(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) fuzz
+
+# Unit tests only: no cluster.
+unit:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$bad" ]]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
+
+schema:
+	$(GO) run . schema > schemas/scenario.schema.json
+
+# Build what is missing, start the local cluster with the Longhorn simulator,
+# run the seed scenario, print the result, stop the cluster; exit with the
+# scenario's exit code.
+demo: build cluster-bins
+	@set -u; rc=0; \
+	$(BIN) sim down --dir $(SIM_DIR) >/dev/null 2>&1 || true; \
+	trap '$(BIN) sim down --dir $(SIM_DIR)' EXIT; \
+	$(BIN) sim up --dir $(SIM_DIR) || exit $$?; \
+	KUBECONFIG=$(SIM_DIR)/kubeconfig $(BIN) $(DEMO_FLAGS) scenarios/bi-scalability.yaml || rc=$$?; \
+	exit $$rc
+
+clean:
+	rm -rf bin .sim

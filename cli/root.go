@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/localcluster"
+	"github.com/scenario-runner/runner/longhornsim"
+	"github.com/scenario-runner/runner/steps"
+)
+
+// Streams are the command's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Version is runner's version, set at build time with
+// -ldflags "-X github.com/scenario-runner/runner/cli.Version=v1.2.3".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Execute runs the command line args. SIGINT and SIGTERM cancel the run; a
+// second one during cleanup stops the cleanup and reports what was left.
+func Execute(args []string, streams Streams) error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	abort := make(chan struct{})
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-sigs:
+			case <-ctx.Done():
+				if n == 0 && !errors.Is(context.Cause(ctx), ErrInterrupted) {
+					return
+				}
+				<-sigs
+			}
+			switch n {
+			case 0:
+				fmt.Fprintln(streams.Err, "interrupted: stopping the run and cleaning up (Ctrl-C again to stop cleanup)")
+				cancel(ErrInterrupted)
+			case 1:
+				fmt.Fprintln(streams.Err, "interrupted again: stopping cleanup")
+				close(abort)
+				return
+			}
+		}
+	}()
+	cmd := NewRootCommand(ctx, streams, abort)
+	cmd.SetArgs(args)
+	return cmd.ExecuteContext(ctx)
+}
+
+// NewRootCommand builds the runner command tree.
+func NewRootCommand(ctx context.Context, streams Streams, abort <-chan struct{}) *cobra.Command {
+	opts := &runOptions{streams: streams, abort: abort}
+	root := &cobra.Command{
+		Use:   "runner [flags] PLAN...",
+		Short: "Run declarative Kubernetes test scenarios",
+		Long: `runner runs scenario plans: YAML files that apply manifests, scale workloads,
+wait for conditions over many objects, time actions and assert on the times.
+Plans are validated completely before anything touches the cluster.
+
+Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
+3 cluster unreachable or unauthorized, 130 interrupted.`,
+		Example: `  runner scenarios/bi-scalability.yaml
+  runner --set replicas=5 --set attachBudget=30s scenarios/bi-scalability.yaml
+  runner validate scenarios/*.yaml`,
+		Args:          cobra.MinimumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPlans(cmd.Context(), opts, args)
+		},
+	}
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v (see %s --help)", ErrUsage, err, c.CommandPath())
+	})
+	opts.addFlags(root)
+	root.AddCommand(newValidateCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand())
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	wrapArgs(root)
+	return root
+}
+
+// wrapArgs marks argument-count errors as usage errors.
+func wrapArgs(c *cobra.Command) {
+	if c.Args == nil {
+		return
+	}
+	check := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w: %v (see %s --help)", ErrUsage, err, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func newSchemaCommand(streams Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of the plan format",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			s, err := engine.Schema(steps.Kinds())
+			if err != nil {
+				return err
+			}
+			_, err = streams.Out.Write(s)
+			return err
+		},
+	}
+}
+
+func newVersionCommand(streams Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print runner's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintf(streams.Out, "runner %s\n", version())
+			return err
+		},
+	}
+}
+
+func newSimCommand() *cobra.Command {
+	return localcluster.NewSimCommand(localcluster.SimDeps{
+		InstallLonghornCRDs: longhornsim.InstallCRDs,
+		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode string, log zerolog.Logger) error {
+			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, Logger: log})
+		},
+	})
+}
+
+// newLogger builds the zerolog logger for stderr: pretty on a terminal,
+// JSON lines with --log-format json.
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("%w: --log-level %q: use debug, info, warn or error", ErrUsage, level)
+	}
+	switch format {
+	case "json":
+		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	case "console":
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
+	}
+	return zerolog.Logger{}, fmt.Errorf("%w: --log-format %q: use console or json", ErrUsage, format)
+}

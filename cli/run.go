@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/kube"
+)
+
+type runOptions struct {
+	streams        Streams
+	abort          <-chan struct{}
+	sets           []string
+	valuesFiles    []string
+	kubeconfig     string
+	kubeContext    string
+	cleanup        string
+	timeout        time.Duration
+	cleanupTimeout time.Duration
+	qps            float32
+	burst          int
+	logFormat      string
+	logLevel       string
+	dryRun         bool
+}
+
+func (o *runOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
+	f.StringArrayVar(&o.valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context to use")
+	f.StringVar(&o.cleanup, "cleanup", "", "when to delete what the plan created: always, on-success or never (default: the plan's cleanup)")
+	f.DurationVar(&o.timeout, "timeout", 0, "bound on each plan, overriding the plan's timeout")
+	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", engine.DefaultCleanupTimeout, "bound on the cleanup of each plan")
+	f.Float32Var(&o.qps, "qps", 200, "client queries per second to the API server")
+	f.IntVar(&o.burst, "burst", 400, "client burst to the API server")
+	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
+}
+
+// runPlans validates every plan, connects, then runs them in order. The
+// error returned is the worst outcome.
+func runPlans(ctx context.Context, o *runOptions, files []string) error {
+	log, err := newLogger(o.streams.Err, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	policy := engine.CleanupPolicy(o.cleanup)
+	switch policy {
+	case "", engine.CleanupAlways, engine.CleanupOnSuccess, engine.CleanupNever:
+	default:
+		return fmt.Errorf("%w: --cleanup %q: use always, on-success or never", ErrUsage, o.cleanup)
+	}
+	ov, err := overrides(o.valuesFiles, o.sets)
+	if err != nil {
+		return err
+	}
+	plans, err := loadPlans(files, ov)
+	if err != nil {
+		renderInvalid(o.streams.Err, err)
+		return err
+	}
+	client, err := kube.New(kube.Options{Kubeconfig: o.kubeconfig, Context: o.kubeContext, QPS: o.qps, Burst: o.burst})
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	server, err := client.Check(cctx)
+	cancel()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrInterrupted) {
+			return ErrInterrupted
+		}
+		return err
+	}
+	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Msg("connected")
+
+	var results []*engine.Result
+	for _, p := range plans {
+		if ctx.Err() != nil {
+			break
+		}
+		log.Info().Str("plan", p.Name).Str("file", p.File).Msg("running")
+		res := engine.Run(ctx, p, engine.RunOptions{
+			Cluster: client, Log: log, Observer: newLogObserver(log, isTerminal(o.streams.Err)),
+			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
+			DryRun: o.dryRun, Abort: o.abort, Server: server,
+		})
+		results = append(results, res)
+		printResult(o.streams.Out, res)
+	}
+	if len(results) > 1 {
+		printTotals(o.streams.Out, results)
+	}
+	return worst(ctx, results)
+}
+
+// worst turns the results into the error that decides the exit code.
+func worst(ctx context.Context, results []*engine.Result) error {
+	var failed []string
+	for _, r := range results {
+		switch r.Outcome {
+		case engine.Interrupted:
+			return ErrInterrupted
+		case engine.Failed, engine.TimedOut:
+			failed = append(failed, r.Name)
+		}
+	}
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		return ErrInterrupted
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %v", ErrFailed, failed)
+	}
+	return nil
+}
+
+// logObserver logs step boundaries, and progress at a bounded rate.
+type logObserver struct {
+	mu    sync.Mutex
+	log   zerolog.Logger
+	every time.Duration
+	last  map[*engine.StepResult]time.Time
+}
+
+func newLogObserver(log zerolog.Logger, tty bool) *logObserver {
+	every := 10 * time.Second
+	if tty {
+		every = 2 * time.Second
+	}
+	return &logObserver{log: log, every: every, last: map[*engine.StepResult]time.Time{}}
+}
+
+func (l *logObserver) StepStarted(s *engine.StepResult) {
+	l.log.Info().Str("step", s.Name).Str("kind", s.Kind).Msg("step started")
+}
+
+func (l *logObserver) StepProgress(s *engine.StepResult, p engine.Progress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.last[s]) < l.every && p.Done != p.Total {
+		return
+	}
+	l.last[s] = time.Now()
+	ev := l.log.Info().Str("step", s.Name).Int("done", p.Done).Int("total", p.Total)
+	if p.Matched > 0 {
+		ev = ev.Int("matched", p.Matched)
+	}
+	ev.Msgf("%d/%d %s", p.Done, p.Total, p.Unit)
+}
+
+func (l *logObserver) StepFinished(s *engine.StepResult) {
+	l.mu.Lock()
+	delete(l.last, s)
+	l.mu.Unlock()
+	if s.Outcome == engine.Passed {
+		l.log.Info().Str("step", s.Name).Dur("took", s.Duration()).Msg("step passed")
+		return
+	}
+	l.log.Error().Str("step", s.Name).Str("outcome", string(s.Outcome)).Dur("took", s.Duration()).Msg(s.Error)
+}
+

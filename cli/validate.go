@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/diag"
+)
+
+func newValidateCommand(streams Streams) *cobra.Command {
+	var valuesFiles, sets []string
+	cmd := &cobra.Command{
+		Use:   "validate PLAN...",
+		Short: "Check plans without a cluster: every error with its file, line and column",
+		Long: `validate decodes and type-checks plans, compiles every expression, checks that
+referenced files exist and checks each plan against the JSON Schema. It needs
+no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ov, err := overrides(valuesFiles, sets)
+			if err != nil {
+				return err
+			}
+			if _, err := loadPlans(args, ov); err != nil {
+				renderInvalid(streams.Err, err)
+				return err
+			}
+			for _, a := range args {
+				fmt.Fprintf(streams.Out, "%s: valid\n", a)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
+	cmd.Flags().StringArrayVar(&valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
+	return cmd
+}
+
+// compiledSchema compiles the generated plan schema.
+func compiledSchema(reg *engine.Registry) (*jsonschema.Schema, error) {
+	raw, err := engine.Schema(reg)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(engine.SchemaID, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(engine.SchemaID)
+}
+
+// checkSchema validates the plan file against the JSON Schema, reporting
+// each violation at the YAML position of the offending value. It runs after
+// the engine's own checks, which give better messages; a violation here
+// means the schema and the Go types disagree.
+func checkSchema(file string, reg *engine.Registry) error {
+	s, err := compiledSchema(reg)
+	if err != nil {
+		return fmt.Errorf("compiling the plan schema: %w", err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return err
+	}
+	var v any
+	if err := root.Decode(&v); err != nil {
+		return err
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		return err
+	}
+	verr := s.Validate(inst)
+	if verr == nil {
+		return nil
+	}
+	ve, ok := verr.(*jsonschema.ValidationError)
+	if !ok {
+		return verr
+	}
+	src := diag.NewSource(file, data)
+	var list diag.List
+	for _, leaf := range leaves(ve) {
+		n := nodeAt(&root, leaf.InstanceLocation)
+		list.Add(diag.NodeError(src, n, "schema: %s", leaf.ErrorKind.LocalizedString(nil)))
+	}
+	return &engine.InvalidError{File: file, Errs: list.Err()}
+}
+
+func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(ve.Causes) == 0 {
+		return []*jsonschema.ValidationError{ve}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range ve.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}
+
+// nodeAt follows a JSON pointer (as path segments) through YAML nodes.
+func nodeAt(root *yaml.Node, path []string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, seg := range path {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					n, found = n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return n
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(strings.TrimSpace(seg))
+			if err != nil || i >= len(n.Content) {
+				return n
+			}
+			n = n.Content[i]
+		default:
+			return n
+		}
+	}
+	return n
+}

@@ -1,0 +1,272 @@
+// Package manifest parses multi-document Kubernetes manifests whose strings
+// may embed ${{ expr }}, checks their shape and compiles every expression
+// once, at load time, and renders objects from them at run time.
+//
+// A manifest can be inline in a plan (a block scalar) or a file; either way
+// each document keeps the position of its first line, so errors name the
+// file, line and column of the document they concern.
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/scenario-runner/runner/engine/decode"
+	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/eval"
+)
+
+// Doc is one compiled document of a manifest.
+type Doc struct {
+	Pos       diag.Pos
+	root      *yaml.Node
+	templates map[*yaml.Node]*eval.Template
+}
+
+// Parse parses text (located through loc) into documents and compiles the
+// templates of every string in scope. Every problem is returned together.
+func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
+	var errs diag.List
+	var docs []*Doc
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(text)))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs.Add(syntaxError(loc, err))
+			break
+		}
+		body := &n
+		if body.Kind == yaml.DocumentNode {
+			if len(body.Content) == 0 {
+				continue
+			}
+			body = body.Content[0]
+		}
+		if body.Tag == "!!null" {
+			continue // an empty document between ---
+		}
+		d := &Doc{Pos: loc.Locate(body.Line, body.Column), root: body, templates: map[*yaml.Node]*eval.Template{}}
+		checkShape(loc, body, &errs)
+		d.compile(loc, body, scope, &errs)
+		docs = append(docs, d)
+	}
+	if len(docs) == 0 && errs.Len() == 0 {
+		p := loc.Locate(1, 1)
+		errs.Add(loc.Source().Errorf(p.Line, p.Col, "the manifest holds no object"))
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+func syntaxError(loc diag.Locator, err error) error {
+	var line int
+	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
+		p := loc.Locate(line, 1)
+		return loc.Source().Errorf(p.Line, p.Col, "invalid YAML in manifest: %v", err)
+	}
+	p := loc.Locate(1, 1)
+	return loc.Source().Errorf(p.Line, p.Col, "invalid YAML in manifest: %v", err)
+}
+
+// checkShape requires apiVersion, kind and metadata.name (or generateName).
+func checkShape(loc diag.Locator, n *yaml.Node, errs *diag.List) {
+	if n.Kind != yaml.MappingNode {
+		errs.Add(diag.NodeError(loc, n, "a manifest document must be a mapping (an object), got %s", decode.Describe(n)))
+		return
+	}
+	get := func(m *yaml.Node, key string) *yaml.Node {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return m.Content[i+1]
+			}
+		}
+		return nil
+	}
+	for _, key := range []string{"apiVersion", "kind"} {
+		v := get(n, key)
+		if v == nil {
+			errs.Add(diag.NodeError(loc, n, "object has no %s", key))
+		} else if v.Kind != yaml.ScalarNode || v.Value == "" {
+			errs.Add(diag.NodeError(loc, v, "%s must be a non-empty string", key))
+		}
+	}
+	md := get(n, "metadata")
+	if md == nil || md.Kind != yaml.MappingNode {
+		errs.Add(diag.NodeError(loc, n, "object has no metadata with a name"))
+		return
+	}
+	if get(md, "name") == nil && get(md, "generateName") == nil {
+		errs.Add(diag.NodeError(loc, md, "metadata has no name (or generateName)"))
+	}
+}
+
+func (d *Doc) compile(loc diag.Locator, n *yaml.Node, scope *eval.Scope, errs *diag.List) {
+	switch n.Kind {
+	case yaml.MappingNode, yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			d.compile(loc, c, scope, errs)
+		}
+	case yaml.ScalarNode:
+		if !eval.HasTemplate(n.Value) {
+			return
+		}
+		t, err := eval.CompileTemplate(diag.SpanOf(loc, n), scope)
+		if err != nil {
+			errs.Add(err)
+			return
+		}
+		d.templates[n] = t
+	}
+}
+
+// Static reports whether the document has no expression.
+func (d *Doc) Static() bool { return len(d.templates) == 0 }
+
+// Render builds the object with vals bound.
+func (d *Doc) Render(vals eval.Values) (*unstructured.Unstructured, error) {
+	v, err := d.value(d.root, vals)
+	if err != nil {
+		return nil, fmt.Errorf("manifest at %s: %w", d.Pos, err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("manifest at %s: not an object", d.Pos)
+	}
+	return &unstructured.Unstructured{Object: obj}, nil
+}
+
+func (d *Doc) value(n *yaml.Node, vals eval.Values) (any, error) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return d.value(n.Alias, vals)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, err := d.value(n.Content[i], vals)
+			if err != nil {
+				return nil, err
+			}
+			if n.Content[i].Tag == "!!merge" {
+				merged, err := d.value(n.Content[i+1], vals)
+				if err != nil {
+					return nil, err
+				}
+				if mm, ok := merged.(map[string]any); ok {
+					for mk, mv := range mm {
+						if _, set := m[mk]; !set {
+							m[mk] = mv
+						}
+					}
+				}
+				continue
+			}
+			v, err := d.value(n.Content[i+1], vals)
+			if err != nil {
+				return nil, err
+			}
+			m[fmt.Sprint(k)] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := d.value(c, vals)
+			if err != nil {
+				return nil, err
+			}
+			s[i] = v
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		if t, ok := d.templates[n]; ok {
+			v, err := t.Eval(vals)
+			if err != nil {
+				return nil, err
+			}
+			return normalize(v), nil
+		}
+		return scalar(n)
+	}
+	return nil, nil
+}
+
+// scalar decodes a plain scalar the way Kubernetes' JSON would see it.
+func scalar(n *yaml.Node) (any, error) {
+	switch n.Tag {
+	case "!!str", "":
+		return n.Value, nil
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i, nil
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return f, nil
+		}
+	case "!!bool":
+		if b, err := strconv.ParseBool(n.Value); err == nil {
+			return b, nil
+		}
+	case "!!null":
+		return nil, nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return normalize(v), nil
+}
+
+// normalize turns expression results into JSON-compatible values
+// (unstructured content takes int64, float64, string, bool, maps, slices).
+func normalize(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalize(e)
+		}
+		return out
+	case []int:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = int64(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalize(e)
+		}
+		return out
+	case fmt.Stringer:
+		return x.String()
+	}
+	return v
+}

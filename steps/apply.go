@@ -1,0 +1,364 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/engine/manifest"
+)
+
+// FieldManager is the server-side apply field manager of every apply.
+const FieldManager = "runner"
+
+// ApplySpec applies manifests with server-side apply.
+type ApplySpec struct {
+	Manifest engine.Text            `yaml:"manifest" doc:"Inline YAML, one or more documents separated by ---; strings may embed ${{ expr }}."`
+	File     engine.Text            `yaml:"file" doc:"A manifest file or glob, relative to the plan file."`
+	ForEach  engine.Expr            `yaml:"forEach" doc:"An expression yielding a list (e.g. 1..10); the manifest is applied once per element."`
+	As       string                 `yaml:"as" doc:"Name of the forEach element in expressions (default item)."`
+	Parallel engine.IntOrExpr       `yaml:"parallel" doc:"How many objects to apply at once (default 1 without forEach, 16 with it)."`
+	Force    bool                   `yaml:"force" doc:"Take ownership of conflicting fields (server-side apply force)."`
+	Outputs  map[string]engine.Expr `yaml:"outputs" doc:"Names bound for later steps, from expressions over objects (the applied objects as the server returned them)."`
+}
+
+// Describe implements engine.Describer.
+func (s *ApplySpec) Describe() string {
+	switch {
+	case s.File.IsSet():
+		return "apply " + s.File.Value
+	case s.ForEach.IsSet():
+		return "apply forEach " + strings.TrimSpace(s.ForEach.Src)
+	}
+	return "apply manifest"
+}
+
+type applyAction struct {
+	docs     []*manifest.Doc
+	forEach  *eval.Program
+	as       string
+	parallel engine.IntValue
+	force    bool
+	outputs  outputs
+}
+
+// Build implements engine.Spec.
+func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
+	a := &applyAction{as: s.As, force: s.Force}
+	if a.as == "" {
+		a.as = "item"
+	}
+	if !varName(a.as) {
+		b.Errorf(b.Here(), "as: %q is not a valid name (letters, digits, _)", a.as)
+	}
+	scope := b.Scope()
+	if s.ForEach.IsSet() {
+		a.forEach = b.Compile(s.ForEach, scope, eval.List)
+		scope = scope.With(a.as, nil)
+	}
+	a.docs = loadManifests(b, s.Manifest, s.File, scope)
+	a.parallel = b.Int(s.Parallel, b.Scope())
+	a.outputs = buildOutputs(b, s.Outputs)
+	return a, nil
+}
+
+// loadManifests parses an inline manifest or the files of a glob.
+func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scope) []*manifest.Doc {
+	switch {
+	case inline.IsSet() && file.IsSet():
+		b.Errorf(file.Pos, "give either manifest or file, not both")
+		return nil
+	case inline.IsSet():
+		docs, err := manifest.Parse(inline.Value, inline.Span, scope)
+		b.Add(err)
+		return docs
+	case file.IsSet():
+		pattern := file.Value
+		if !filepath.IsAbs(pattern) {
+			pattern = filepath.Join(b.Dir, pattern)
+		}
+		paths, err := filepath.Glob(pattern)
+		if err != nil || len(paths) == 0 {
+			b.Errorf(file.Pos, "file %q: no such file (looked for %s)", file.Value, pattern)
+			return nil
+		}
+		sort.Strings(paths)
+		var docs []*manifest.Doc
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				b.Errorf(file.Pos, "file %q: %v", p, err)
+				continue
+			}
+			d, err := manifest.Parse(string(data), diag.NewSource(p, data), scope)
+			b.Add(err)
+			docs = append(docs, d...)
+		}
+		return docs
+	}
+	b.Errorf(b.Here(), "apply needs manifest (inline YAML) or file")
+	return nil
+}
+
+// rendered is one object to apply and where it came from.
+type rendered struct {
+	obj  *unstructured.Unstructured
+	doc  *manifest.Doc
+	item string // the forEach element, for messages
+}
+
+func (r rendered) where() string {
+	s := r.doc.Pos.String()
+	if r.item != "" {
+		s += ", " + r.item
+	}
+	return s
+}
+
+// render evaluates every document, once per forEach element.
+func (a *applyAction) render(vals eval.Values) ([]rendered, error) {
+	items := []any{nil}
+	if a.forEach != nil {
+		out, err := a.forEach.Run(vals)
+		if err != nil {
+			return nil, fmt.Errorf("forEach: %w", err)
+		}
+		items = out.([]any)
+	}
+	objs := make([]rendered, 0, len(items)*len(a.docs))
+	for _, it := range items {
+		v := vals
+		label := ""
+		if a.forEach != nil {
+			v = vals.With(a.as, it)
+			label = fmt.Sprintf("%s=%v", a.as, it)
+		}
+		for _, d := range a.docs {
+			obj, err := d.Render(v)
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, rendered{obj: obj, doc: d, item: label})
+		}
+	}
+	return objs, nil
+}
+
+// Run implements engine.Action.
+func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
+	vals := env.Values()
+	objs, err := a.render(vals)
+	if err != nil {
+		return err
+	}
+	parallel := 1
+	if a.forEach != nil {
+		parallel = 16
+	}
+	if a.parallel.IsSet() {
+		if parallel, err = a.parallel.Eval(vals); err != nil {
+			return fmt.Errorf("parallel: %w", err)
+		}
+		parallel = max(parallel, 1)
+	}
+	res := &engine.ApplyResult{Objects: len(objs)}
+	env.Result.Apply = res
+	applied := make([]map[string]any, len(objs))
+	var done, created, changed atomic.Int64
+	prog := newThrottle(100 * time.Millisecond)
+	err = forEachBounded(ctx, len(objs), parallel, func(ctx context.Context, i int) error {
+		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force)
+		if err != nil {
+			return fmt.Errorf("%s (%s): %w", describeObj(objs[i].obj), objs[i].where(), err)
+		}
+		applied[i] = out.Object
+		if wasCreated {
+			created.Add(1)
+		} else {
+			changed.Add(1)
+		}
+		n := int(done.Add(1))
+		if prog.ready() || n == len(objs) {
+			env.Progress(n, len(objs), "applied", 0)
+		}
+		return nil
+	})
+	res.Created, res.Changed = int(created.Load()), int(changed.Load())
+	if err != nil {
+		return err
+	}
+	return a.outputs.set(env, toAny(applied))
+}
+
+func toAny(objs []map[string]any) []any {
+	out := make([]any, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	return out
+}
+
+func describeObj(u *unstructured.Unstructured) string {
+	if u.GetNamespace() == "" {
+		return fmt.Sprintf("%s/%s", u.GetKind(), u.GetName())
+	}
+	return fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+}
+
+// applyOne server-side applies obj and records it for cleanup.
+func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, bool, error) {
+	m, err := env.Cluster.Mapping(ctx, obj.GroupVersionKind())
+	if err != nil {
+		return nil, false, err
+	}
+	if err := placeNamespace(obj, m, env.Defaults.Namespace); err != nil {
+		return nil, false, err
+	}
+	if obj.GetName() == "" && obj.GetGenerateName() != "" {
+		return createGenerated(ctx, env, obj, m)
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
+	if env.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	out, err := env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	wasCreated := createdByUs(out)
+	if !env.DryRun {
+		ref := refOf(out, m)
+		if wasCreated {
+			env.Recorder.Created(ref)
+		} else {
+			env.Recorder.Changed(ref)
+		}
+	}
+	return out, wasCreated, nil
+}
+
+// createGenerated creates an object named by generateName (server-side
+// apply needs a name).
+func createGenerated(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, m *meta.RESTMapping) (*unstructured.Unstructured, bool, error) {
+	opts := metav1.CreateOptions{FieldManager: FieldManager}
+	if env.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	out, err := env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Create(ctx, obj, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if !env.DryRun {
+		env.Recorder.Created(refOf(out, m))
+	}
+	return out, true, nil
+}
+
+// placeNamespace gives namespaced objects the default namespace and refuses
+// a namespace on cluster-scoped ones.
+func placeNamespace(obj *unstructured.Unstructured, m *meta.RESTMapping, def string) error {
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	switch {
+	case namespaced && obj.GetNamespace() == "":
+		obj.SetNamespace(def)
+	case !namespaced && obj.GetNamespace() != "":
+		return fmt.Errorf("%s is cluster-scoped: remove metadata.namespace %q", m.GroupVersionKind.Kind, obj.GetNamespace())
+	}
+	return nil
+}
+
+// createdByUs tells a creation from a change without an extra request: an
+// object that only our field manager has ever written was created by us
+// (now, or by an earlier run that left it behind).
+func createdByUs(u *unstructured.Unstructured) bool {
+	mf := u.GetManagedFields()
+	if len(mf) == 0 {
+		return false
+	}
+	for _, f := range mf {
+		if f.Manager != FieldManager {
+			return false
+		}
+	}
+	return true
+}
+
+func refOf(u *unstructured.Unstructured, m *meta.RESTMapping) engine.ObjectRef {
+	return engine.ObjectRef{GVR: m.Resource, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// forEachBounded runs fn for 0..n-1 with at most parallel at once and stops
+// at the first error, which it returns.
+func forEachBounded(ctx context.Context, n, parallel int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	next := make(chan int)
+	for range min(parallel, max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel(err) })
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return context.Cause(ctx)
+}
+
+// throttle says yes at most once per interval.
+type throttle struct {
+	every time.Duration
+	last  atomic.Int64
+}
+
+func newThrottle(every time.Duration) *throttle { return &throttle{every: every} }
+
+func (t *throttle) ready() bool {
+	now := time.Now().UnixNano()
+	last := t.last.Load()
+	return now-last >= int64(t.every) && t.last.CompareAndSwap(last, now)
+}
+
+func varName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}

@@ -1,0 +1,64 @@
+package steps
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/eval"
+)
+
+// outputs are named expressions over the objects a step saw.
+type outputs map[string]*eval.Program
+
+func buildOutputs(b *engine.Builder, specs map[string]engine.Expr) outputs {
+	if len(specs) == 0 {
+		return nil
+	}
+	out := outputs{}
+	scope := b.Scope().With("objects", []any{})
+	names := make([]string, 0, len(specs))
+	for n := range specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		e := specs[n]
+		if !varName(n) {
+			b.Errorf(e.Pos, "output name %q is not a valid name (letters, digits, _)", n)
+			continue
+		}
+		if p := b.Compile(e, scope, eval.Any); p != nil {
+			out[n] = p
+		}
+	}
+	for _, n := range names {
+		b.Declare(n, specs[n].Pos)
+	}
+	return out
+}
+
+// set evaluates every output over objects and binds it.
+func (o outputs) set(env *engine.Env, objects []any) error {
+	if len(o) == 0 {
+		return nil
+	}
+	vals := env.Values().With("objects", objects)
+	names := make([]string, 0, len(o))
+	for n := range o {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v, err := o[n].Run(vals)
+		if err != nil {
+			return fmt.Errorf("output %q: %w", n, err)
+		}
+		env.SetOutput(n, v)
+		b, _ := json.Marshal(v)
+		env.Log.Debug().Str("output", n).RawJSON("value", b).Msg("output set")
+	}
+	return nil
+}
+
