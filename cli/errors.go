@@ -10,4 +10,3 @@ var (
 	// ErrInterrupted marks a run stopped by SIGINT or SIGTERM (exit 130).
 	ErrInterrupted = errors.New("interrupted")
 )
-

@@ -168,4 +168,3 @@ func (l *logObserver) StepFinished(s *engine.StepResult) {
 	}
 	l.log.Error().Str("step", s.Name).Str("outcome", string(s.Outcome)).Dur("took", s.Duration()).Msg(s.Error)
 }
-

@@ -5,11 +5,14 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/kube"
@@ -64,6 +67,37 @@ func (c *fakeCluster) Mapping(_ context.Context, gvk schema.GroupVersionKind) (*
 
 func (c *fakeCluster) ResourceMapping(_ context.Context, resource string) (*meta.RESTMapping, error) {
 	return kube.ResourceMapping(c.mapper, resource)
+}
+
+// watches returns a channel that receives once for each watch the fake
+// client has started (after it is registered, so no event can be missed).
+func (c *fakeCluster) watches() <-chan schema.GroupVersionResource {
+	ch := make(chan schema.GroupVersionResource, 16)
+	c.dyn.PrependWatchReactor("*", func(action k8stesting.Action) (bool, watch.Interface, error) {
+		var opts metav1.ListOptions
+		if wa, ok := action.(k8stesting.WatchActionImpl); ok {
+			opts = wa.ListOptions
+		}
+		w, err := c.dyn.Tracker().Watch(action.GetResource(), action.GetNamespace(), opts)
+		if err != nil {
+			return false, nil, err
+		}
+		select {
+		case ch <- action.GetResource():
+		default:
+		}
+		return true, w, nil
+	})
+	return ch
+}
+
+// requests counts the fake client's requests by verb.
+func (c *fakeCluster) requests() map[string]int {
+	out := map[string]int{}
+	for _, a := range c.dyn.Actions() {
+		out[a.GetVerb()]++
+	}
+	return out
 }
 
 // object builds an unstructured object from its content.

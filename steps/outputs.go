@@ -61,4 +61,3 @@ func (o outputs) set(env *engine.Env, objects []any) error {
 	}
 	return nil
 }
-
