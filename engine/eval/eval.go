@@ -24,6 +24,7 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 )
 
@@ -148,7 +149,7 @@ func Compile(src string, span diag.Span, base int, scope *Scope, want Want) (*Pr
 	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, locate(err, src, span, base)
+		return nil, locate(err, src, span, base, scope)
 	}
 	p := &Program{Source: src, Span: span, want: want, prog: prog}
 	if err := p.checkType(base); err != nil {
@@ -191,7 +192,7 @@ func isInt(k reflect.Kind) bool {
 }
 
 // locate turns an expr error into a diag.Error pointing into the file.
-func locate(err error, src string, span diag.Span, base int) error {
+func locate(err error, src string, span diag.Span, base int, scope *Scope) error {
 	var fe *file.Error
 	if !errors.As(err, &fe) {
 		return span.Errorf(base, "%v", err)
@@ -200,7 +201,15 @@ func locate(err error, src string, span diag.Span, base int) error {
 	if n := len([]rune(src)); off > n {
 		off = n
 	}
-	return span.Errorf(base+off, "%s", fe.Message)
+	msg := fe.Message
+	if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+		if s := decode.Suggest(name, scope.Names()); s != "" {
+			msg += fmt.Sprintf(", did you mean %q?", s)
+		} else if names := scope.Names(); len(names) > 0 && len(names) <= 12 {
+			msg += fmt.Sprintf(" (known names: %s)", strings.Join(names, ", "))
+		}
+	}
+	return span.Errorf(base+off, "%s", msg)
 }
 
 // Run evaluates p with vals and converts the result to what p wants.

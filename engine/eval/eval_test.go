@@ -62,7 +62,7 @@ func TestCompileErrorsPointAtTheCharacter(t *testing.T) {
 	for _, tc := range []struct {
 		src, want string
 	}{
-		{`n + nope`, `t.yaml:1:5: unknown name nope`},
+		{`n + nope`, `t.yaml:1:5: unknown name nope (known names: n)`},
 		{`n +`, `t.yaml:1:3: unexpected token EOF`},
 		{`n + 1`, `t.yaml:1:1: expected bool, but got int`},
 	} {
