@@ -91,9 +91,10 @@ type sim struct {
 	recorder    record.EventRecorder
 
 	mu          sync.Mutex
-	firstSeen   map[string]time.Time // volume name -> first sync
-	biStart     map[string]time.Time // backing image name -> download start
-	engineStart map[string]time.Time // engine name -> start of "starting"
+	firstSeen   map[string]time.Time              // volume name -> first sync
+	biStart     map[string]time.Time              // backing image name -> download start
+	engineStart map[string]time.Time              // engine name -> start of "starting"
+	expected    map[string]map[string]expectation // volume -> replicas created, not yet cached
 }
 
 // newSim wires informers, handlers and controllers; opts must have defaults.
@@ -106,6 +107,7 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 		firstSeen:   map[string]time.Time{},
 		biStart:     map[string]time.Time{},
 		engineStart: map[string]time.Time{},
+		expected:    map[string]map[string]expectation{},
 	}
 	s.kubeInformers = informers.NewSharedInformerFactory(kube, 0)
 	s.lhInformers = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, Namespace, nil)
@@ -430,4 +432,5 @@ func (s *sim) forgetVolume(vol string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.firstSeen, vol)
+	delete(s.expected, vol)
 }

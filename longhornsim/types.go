@@ -153,6 +153,9 @@ func fromUnstructured[T any](obj any) (*T, error) {
 
 // toUnstructured converts a struct into an object for the dynamic client.
 func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	if m, ok := obj.(map[string]any); ok {
+		return &unstructured.Unstructured{Object: m}, nil
+	}
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		return nil, fmt.Errorf("convert %T: %w", obj, err)

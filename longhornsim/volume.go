@@ -260,19 +260,66 @@ func (s *sim) defaultVolumeSpec(ctx context.Context, v *volume) (bool, error) {
 }
 
 // ensureReplicas creates the missing replicas of a volume on distinct nodes.
+// Replicas it created that the cache does not show yet count as existing
+// (the ReplicaSet controller's "expectations"), so a quick second sync does
+// not create more.
 func (s *sim) ensureReplicas(ctx context.Context, v *volume, replicas []*instance) error {
-	if len(replicas) >= v.Spec.NumberOfReplicas {
-		return nil
-	}
 	taken := map[string]bool{}
 	for _, r := range replicas {
 		taken[r.Spec.NodeID] = true
 	}
+	have := len(replicas) + s.pendingReplicas(v.Name, replicas, taken)
+	if have >= v.Spec.NumberOfReplicas {
+		return nil
+	}
 	var errs []error
-	for _, n := range placeReplicas(v.Name, s.nodeNames(), taken, v.Spec.NumberOfReplicas-len(replicas)) {
-		errs = append(errs, s.create(ctx, replicaGVR, s.newReplica(v, n)))
+	for _, n := range placeReplicas(v.Name, s.nodeNames(), taken, v.Spec.NumberOfReplicas-have) {
+		r := s.newReplica(v, n)
+		if err := s.create(ctx, replicaGVR, r); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.expectReplica(v.Name, r["metadata"].(map[string]any)["name"].(string), n)
 	}
 	return errors.Join(errs...)
+}
+
+// expectation is a replica created but not yet seen in the cache.
+type expectation struct {
+	node    string
+	created time.Time
+}
+
+func (s *sim) expectReplica(vol, name, node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expected[vol] == nil {
+		s.expected[vol] = map[string]expectation{}
+	}
+	s.expected[vol][name] = expectation{node: node, created: time.Now()}
+}
+
+// pendingReplicas drops the expectations the cache now satisfies (or that
+// are older than a minute), marks the nodes of the others taken and returns
+// how many are still pending.
+func (s *sim) pendingReplicas(vol string, seen []*instance, taken map[string]bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp := s.expected[vol]
+	for _, r := range seen {
+		delete(exp, r.Name)
+	}
+	for name, e := range exp {
+		if time.Since(e.created) > time.Minute {
+			delete(exp, name)
+			continue
+		}
+		taken[e.node] = true
+	}
+	if len(exp) == 0 {
+		delete(s.expected, vol)
+	}
+	return len(exp)
 }
 
 func (s *sim) newReplica(v *volume, node string) map[string]any {
