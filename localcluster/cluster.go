@@ -168,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if !opts.Detached {
 		c.startAddons()
 	}
-	log.Info().Dur("took", time.Since(began)).Str("kubeconfig", c.kubeconfig).Msg("local cluster ready")
+	log.Info().Stringer("took", time.Since(began).Round(time.Millisecond)).Str("kubeconfig", c.kubeconfig).Msg("local cluster ready")
 	return c, nil
 }
 
@@ -179,7 +179,7 @@ func (c *Cluster) waitProc(ctx context.Context, p *process, ready func(context.C
 	if err := p.waitReady(wctx, ready); err != nil {
 		return err
 	}
-	c.opts.Logger.Debug().Str("component", p.name).Dur("took", time.Since(t)).Msg("ready")
+	c.opts.Logger.Debug().Str("component", p.name).Stringer("took", time.Since(t).Round(time.Millisecond)).Msg("ready")
 	return nil
 }
 
@@ -382,6 +382,10 @@ func (c *Cluster) kcmArgs(p pki) []string {
 		"--cluster-signing-cert-file=" + p.path(caCert),
 		"--cluster-signing-key-file=" + p.path(caKey),
 		"--pvclaimbinder-sync-period=1s",
+		// The default 20 QPS throttles the start of the per-controller
+		// service accounts (about 5s); a local apiserver takes far more.
+		"--kube-api-qps=200",
+		"--kube-api-burst=400",
 		"--leader-elect=false",
 		"--profiling=false",
 	}
@@ -396,6 +400,8 @@ func (c *Cluster) schedulerArgs() []string {
 		"--bind-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", c.ports.scheduler),
 		"--cert-dir=" + filepath.Join(c.opts.Dir, "scheduler-certs"),
+		"--kube-api-qps=200",
+		"--kube-api-burst=400",
 		"--leader-elect=false",
 		"--profiling=false",
 	}

@@ -35,12 +35,15 @@ func (c *Cluster) setupObjects(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
 	defer cancel()
+	log := c.opts.Logger
+	began := time.Now()
 	if err := poll(ctx, "default ServiceAccount in namespace default", func(ctx context.Context) error {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	}); err != nil {
 		return c.withExited(err)
 	}
+	log.Debug().Stringer("took", time.Since(began).Round(time.Millisecond)).Msg("default ServiceAccount exists")
 	for _, ns := range c.opts.Namespaces {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -56,7 +59,7 @@ func (c *Cluster) setupObjects(ctx context.Context) error {
 			return fmt.Errorf("creating node %s: %w", NodeName(i), err)
 		}
 	}
-	return c.withExited(poll(ctx, fmt.Sprintf("%d nodes Ready", c.opts.Nodes), func(ctx context.Context) error {
+	err = c.withExited(poll(ctx, fmt.Sprintf("%d nodes Ready", c.opts.Nodes), func(ctx context.Context) error {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return err
@@ -73,6 +76,11 @@ func (c *Cluster) setupObjects(ctx context.Context) error {
 		}
 		return nil
 	}))
+	if err != nil {
+		return err
+	}
+	log.Debug().Stringer("took", time.Since(began).Round(time.Millisecond)).Int("nodes", c.opts.Nodes).Msg("nodes Ready")
+	return nil
 }
 
 func (c *Cluster) nodeCapacity() (corev1.ResourceList, error) {
