@@ -40,6 +40,29 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
 fi
 rm -f "$stamp"
 
+# versions.env is the one place versions are set: regenerate the tools
+# modules when they disagree with it (commit the result).
+sync_tools_modules() {
+	local kmod="$here/tools/k8s/go.mod" emod="$here/tools/etcd/go.mod"
+	if ! grep -q "k8s.io/kubernetes ${KUBERNETES_VERSION}\$" "$kmod" ||
+		! grep -q "=> k8s.io/api ${K8S_STAGING_VERSION}\$" "$kmod"; then
+		log "regenerating tools/k8s/go.mod for ${KUBERNETES_VERSION}"
+		local upstream
+		upstream="$(go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')"
+		{
+			printf 'module github.com/scenario-runner/runner/localcluster/tools/k8s\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBERNETES_VERSION"
+			grep -E '^\s*k8s.io/[a-z-]+ => \./staging' "$upstream" | awk -v v="$K8S_STAGING_VERSION" '{print "\t"$1" => "$1" "v}'
+			printf ')\n'
+		} >"$kmod"
+		(cd "$here/tools/k8s" && go mod tidy)
+	fi
+	if ! grep -q "go.etcd.io/etcd/server/v3 ${ETCD_VERSION}\$" "$emod"; then
+		log "updating tools/etcd/go.mod to etcd ${ETCD_VERSION}"
+		(cd "$here/tools/etcd" && go mod edit -require="go.etcd.io/etcd/server/v3@${ETCD_VERSION}" && go mod tidy)
+	fi
+}
+sync_tools_modules
+
 start=$SECONDS
 major="${KUBERNETES_VERSION#v}"; major="${major%%.*}"
 minor="${KUBERNETES_VERSION#v*.}"; minor="${minor%%.*}"
@@ -52,7 +75,8 @@ export CGO_ENABLED=0 GOFLAGS="-buildvcs=false"
 
 t=$SECONDS
 log "building etcd ${ETCD_VERSION}"
-(cd "$here/tools/etcd" && nice -n "$nicelvl" go build -p "$p" -trimpath -ldflags "-s -w" -o "$bin/etcd" .)
+(cd "$here/tools/etcd" && nice -n "$nicelvl" go build -p "$p" -trimpath \
+	-ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${ETCD_VERSION}" -o "$bin/etcd" .)
 log "etcd done in $((SECONDS - t))s"
 
 t=$SECONDS

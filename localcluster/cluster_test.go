@@ -102,14 +102,14 @@ func TestWorkloadPodsRun(t *testing.T) {
 		{"deploy", func() error {
 			_, err := cs.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
 				ObjectMeta: metav1.ObjectMeta{Name: "deploy"},
-				Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: labels("deploy")}, Template: podSpec("deploy")},
+				Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: labels("deploy")}, Template: podSpec("deploy")},
 			}, metav1.CreateOptions{})
 			return err
 		}},
 		{"sts", func() error {
 			_, err := cs.AppsV1().StatefulSets("default").Create(ctx, &appsv1.StatefulSet{
 				ObjectMeta: metav1.ObjectMeta{Name: "sts"},
-				Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels("sts")}, Template: podSpec("sts")},
+				Spec:       appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels("sts")}, Template: podSpec("sts")},
 			}, metav1.CreateOptions{})
 			return err
 		}},

@@ -43,7 +43,7 @@ type SimDeps struct {
 // longhorn, which manage a detached local cluster in a folder (default .sim).
 func NewSimCommand(deps SimDeps) *cobra.Command {
 	if deps.Logger == nil {
-		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(zerolog.InfoLevel)
 		deps.Logger = &l
 	}
 	cmd := &cobra.Command{

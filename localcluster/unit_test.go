@@ -242,3 +242,27 @@ func TestStopDirOrderAndIdempotence(t *testing.T) {
 		t.Errorf("pid files left: %v", procs)
 	}
 }
+
+// TestToolsModulesMatchVersions keeps the tools modules in step with
+// versions.env (build.sh regenerates them when they drift).
+func TestToolsModulesMatchVersions(t *testing.T) {
+	v := PinnedVersions()
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"tools/k8s/go.mod", []string{"k8s.io/kubernetes " + v.Kubernetes + "\n", "=> k8s.io/api v0." + strings.TrimPrefix(v.Kubernetes, "v1.") + "\n"}},
+		{"tools/etcd/go.mod", []string{"go.etcd.io/etcd/server/v3 " + v.Etcd + "\n"}},
+	}
+	for _, tt := range tests {
+		data, err := os.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(data), w) {
+				t.Errorf("%s lacks %q: run localcluster/build.sh to regenerate it from versions.env", tt.file, strings.TrimSpace(w))
+			}
+		}
+	}
+}
