@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/scenario-runner/runner/localcluster/clustertest"
 )
@@ -33,6 +35,7 @@ func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
 type env struct {
 	t    *testing.T
 	ctx  context.Context
+	cfg  *rest.Config
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
 }
@@ -41,9 +44,17 @@ type env struct {
 // simulator with opts that stops when the test ends.
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
+	e := connect(t)
+	e.startSim(opts)
+	return e
+}
+
+// connect connects to the shared cluster, skipping under -short.
+func connect(t *testing.T) *env {
+	t.Helper()
 	cfg := clustertest.Config(t)
 	cfg.QPS, cfg.Burst = 200, 400
-	e := &env{t: t, ctx: t.Context()}
+	e := &env{t: t, ctx: t.Context(), cfg: cfg}
 	var err error
 	if e.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
@@ -51,22 +62,33 @@ func newEnv(t *testing.T, opts Options) *env {
 	if e.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	opts.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel)
+	return e
+}
+
+// startSim runs a simulator until the returned stop function is called or
+// the test ends.
+func (e *env) startSim(opts Options) (stop func()) {
+	e.t.Helper()
+	opts.Logger = zerolog.New(zerolog.NewTestWriter(e.t)).Level(testLogLevel)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	go func() { done <- Run(ctx, e.cfg, opts) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
 	// Run installs the CRDs before it starts; wait until they serve.
 	e.waitFor(time.Minute, "Longhorn CRDs served", func() (bool, string) {
 		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{Limit: 1})
 		return err == nil, fmt.Sprint(err)
 	})
-	return e
+	return stop
 }
 
 // waitFor polls cond until it holds, failing with the last thing it saw.

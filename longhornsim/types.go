@@ -162,3 +162,12 @@ func toUnstructured(obj any) (*unstructured.Unstructured, error) {
 	}
 	return &unstructured.Unstructured{Object: m}, nil
 }
+
+// toUnstructuredMust is toUnstructured for values known to convert.
+func toUnstructuredMust(obj any) *unstructured.Unstructured {
+	u, err := toUnstructured(obj)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

@@ -1,0 +1,103 @@
+package longhornsim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// jamVolumes is how many volumes the queue-jam test creates before it
+// measures; RUNNER_JAM_VOLUMES overrides it.
+func jamVolumes(t *testing.T) int {
+	if v := os.Getenv("RUNNER_JAM_VOLUMES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("RUNNER_JAM_VOLUMES=%q: want a positive number", v)
+		}
+		return n
+	}
+	return 300
+}
+
+// probe creates a volume using a backing image, attaches it to node-1 with
+// a longhorn-ui ticket once its VolumeAttachment exists, and returns the
+// time from creation to attached and from the ticket to attached.
+func (e *env) probe(name, bi string, timeout time.Duration) (total, attach time.Duration) {
+	e.t.Helper()
+	start := time.Now()
+	e.createLH(volumeGVR, volumeObj(name, bi))
+	e.waitFor(timeout, "VolumeAttachment of "+name, func() (bool, string) {
+		return e.getLH(lhvaGVR, name) != nil, "missing"
+	})
+	ticketAt := time.Now()
+	e.patchLH(lhvaGVR, name, map[string]any{"spec": map[string]any{"attachmentTickets": map[string]any{
+		"longhorn-ui": map[string]any{"id": "longhorn-ui", "type": "longhorn-api", "nodeID": "node-1", "generation": 0}}}})
+	e.waitFor(timeout, name+" attached", func() (bool, string) {
+		v := e.getLH(volumeGVR, name)
+		return str(v, "status", "state") == "attached", "state=" + str(v, "status", "state")
+	})
+	return time.Since(start), time.Since(ticketAt)
+}
+
+// TestIntegrationLegacyQueueJam measures, with a few hundred volumes and ten
+// backing images of which five are unused, how long a new volume takes to be
+// created and attached by the default simulator and by the legacy-queue-jam
+// one (Longhorn issue 3242).
+func TestIntegrationLegacyQueueJam(t *testing.T) {
+	e := connect(t)
+	n := jamVolumes(t)
+	stop := e.startSim(Options{DownloadTime: time.Second})
+
+	for i := 1; i <= 10; i++ {
+		e.createLH(backingImageGVR, backingImageObj(fmt.Sprintf("it-jam-bi-%d", i)))
+	}
+	for i := 1; i <= 10; i++ {
+		name := fmt.Sprintf("it-jam-bi-%d", i)
+		e.waitFor(time.Minute, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
+	}
+
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		obj := volumeObj(fmt.Sprintf("it-jam-vol-%04d", i), fmt.Sprintf("it-jam-bi-%d", 1+i%5))
+		obj["metadata"].(map[string]any)["labels"] = map[string]any{"it-jam": "true"}
+		u := obj
+		if _, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, toUnstructuredMust(u), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create volume %d: %v", i, err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-jam=true"})
+	})
+	e.waitFor(5*time.Minute, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
+		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-jam=true"})
+		if err != nil {
+			return false, err.Error()
+		}
+		detached := 0
+		for _, v := range vols.Items {
+			if str(&v, "status", "state") == "detached" {
+				detached++
+			}
+		}
+		return detached == n, fmt.Sprintf("%d of %d detached", detached, n)
+	})
+	t.Logf("default mode: %d volumes (%d replicas) created in %v", n, 3*n, time.Since(start))
+
+	defTotal, defAttach := e.probe("it-jam-probe-default", "it-jam-bi-1", time.Minute)
+	t.Logf("default mode: new volume created+attached in %v (ticket to attached %v)", defTotal, defAttach)
+	stop()
+
+	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second})
+	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", 5*time.Minute)
+	t.Logf("legacy-queue-jam mode: new volume created+attached in %v (ticket to attached %v); model: ~%v per replica pass",
+		legTotal, legAttach, jamWait(3*n, 20*time.Millisecond))
+
+	if legTotal < 3*defTotal || legTotal < 5*time.Second {
+		t.Errorf("legacy-queue-jam new volume took %v, default %v: want the jam measurably slower", legTotal, defTotal)
+	}
+}
