@@ -234,11 +234,17 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	if env.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	out, err := env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, opts)
+	var out *unstructured.Unstructured
+	var wasCreated bool
+	if ap, ok := env.Cluster.(applier); ok {
+		out, wasCreated, err = ap.Apply(ctx, m, obj, opts)
+	} else {
+		out, err = env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, opts)
+		wasCreated = err == nil && createdByUs(out)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	wasCreated := createdByUs(out)
 	if !env.DryRun {
 		ref := refOf(out, m)
 		if wasCreated {
@@ -280,9 +286,15 @@ func placeNamespace(obj *unstructured.Unstructured, m *meta.RESTMapping, def str
 	return nil
 }
 
-// createdByUs tells a creation from a change without an extra request: an
-// object that only our field manager has ever written was created by us
-// (now, or by an earlier run that left it behind).
+// applier is implemented by clusters that can tell a creation from a change
+// when they apply (kube.Client does, from the HTTP status).
+type applier interface {
+	Apply(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured, opts metav1.ApplyOptions) (*unstructured.Unstructured, bool, error)
+}
+
+// createdByUs is the fallback for clusters that cannot: an object that only
+// our field manager has ever written was created by us (now, or by an
+// earlier run that left it behind).
 func createdByUs(u *unstructured.Unstructured) bool {
 	mf := u.GetManagedFields()
 	if len(mf) == 0 {

@@ -47,6 +47,7 @@ type Client struct {
 
 	mu        sync.Mutex
 	lastReset time.Time
+	rest      *rest.RESTClient // for Apply, made on first use
 }
 
 // Load builds a rest.Config with client-go's loading rules.
@@ -176,7 +177,7 @@ func (c *Client) Mapping(ctx context.Context, gvk schema.GroupVersionKind) (*met
 	return retryNoMatch(ctx, c, func() (*meta.RESTMapping, error) {
 		return c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}, func() string {
-		return fmt.Sprintf("kind %s is not served by the cluster", gvk.GroupKind().WithVersion(gvk.Version))
+		return fmt.Sprintf("kind %s of %s is not served by the cluster", gvk.Kind, gvk.GroupVersion())
 	})
 }
 

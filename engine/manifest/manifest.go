@@ -195,6 +195,13 @@ func (d *Doc) value(n *yaml.Node, vals eval.Values) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			// YAML's own rule: a quoted scalar is a string, whatever the
+			// expression gives; a plain ${{ n }} keeps its type.
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+				if _, isString := v.(string); !isString {
+					return fmt.Sprint(v), nil
+				}
+			}
 			return normalize(v), nil
 		}
 		return scalar(n)
