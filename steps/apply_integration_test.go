@@ -26,7 +26,9 @@ func TestApplyLive(t *testing.T) {
 	if _, err := c.Dynamic().Resource(configMaps).Namespace("default").Create(ctx, pre, metav1.CreateOptions{FieldManager: "kubectl"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Dynamic().Resource(configMaps).Namespace("default").Delete(ctx, "pre-existing", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		c.Dynamic().Resource(configMaps).Namespace("default").Delete(ctx, "pre-existing", metav1.DeleteOptions{})
+	})
 
 	plan := `
 name: apply-live
