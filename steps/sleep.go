@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -24,7 +25,19 @@ func (s *SleepSpec) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
 }
 
 // Describe implements engine.Describer.
-func (s *SleepSpec) Describe() string { return "sleep " + s.Duration.Duration.String() }
+func (s *SleepSpec) Describe() string { return "sleep " + shortDuration(s.Duration.Duration) }
+
+// shortDuration prints d without zero units: 1h rather than 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // Build implements engine.Spec.
 func (s *SleepSpec) Build(*engine.Builder) (engine.Action, error) {
