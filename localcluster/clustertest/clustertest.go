@@ -177,6 +177,7 @@ func (s *shared) start() {
 			return
 		}
 	}
+	removeLeftovers()
 	s.cluster, s.err = localcluster.Start(context.Background(), s.opts)
 	if s.err == nil {
 		s.cfg = s.cluster.RESTConfig()
@@ -235,5 +236,25 @@ func buildScript() (string, error) {
 			return "", errors.New("cannot find localcluster/build.sh: run `make cluster-bins` from the runner repository")
 		}
 		dir = parent
+	}
+}
+
+// removeLeftovers deletes temporary cluster folders left by test binaries
+// that died (a panic or timeout kills the children via Pdeathsig but skips
+// cleanup): those whose pid files all name dead processes.
+func removeLeftovers() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "runner-cluster-*"))
+	for _, d := range dirs {
+		procs, err := localcluster.ReadPIDs(d)
+		if err != nil || len(procs) == 0 {
+			continue // unknown, or a cluster being set up right now
+		}
+		alive := false
+		for _, p := range procs {
+			alive = alive || p.Alive
+		}
+		if !alive {
+			_ = os.RemoveAll(d)
+		}
 	}
 }
