@@ -46,7 +46,7 @@ func printSteps(w io.Writer, steps []*engine.StepResult, indent string) {
 		case s.Apply != nil && s.Kind == "delete":
 			detail = fmt.Sprintf("%d deleted", s.Apply.Deleted)
 		case s.Apply != nil:
-			detail = fmt.Sprintf("%d applied (%d created, %d changed)", s.Apply.Objects, s.Apply.Created, s.Apply.Changed)
+			detail = fmt.Sprintf("%d/%d applied (%d created, %d changed)", s.Apply.Created+s.Apply.Changed, s.Apply.Objects, s.Apply.Created, s.Apply.Changed)
 		case s.Probe != nil:
 			detail = probeDetail(s.Probe)
 		}

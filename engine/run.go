@@ -124,7 +124,7 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
 	switch {
 	case err == nil:
 		sr.Outcome = Passed
-	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled):
+	case errors.Is(ctx.Err(), context.Canceled):
 		sr.Outcome = Interrupted
 		sr.Error = describe(err, ctx, timeout)
 	case ctx.Err() != nil || sctx.Err() != nil:
@@ -160,7 +160,7 @@ func describe(err error, ctx context.Context, timeout time.Duration) string {
 	msg := err.Error()
 	bare := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	cause := context.Cause(ctx)
-	if errors.Is(cause, context.Canceled) {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		if bare {
 			return "interrupted"
 		}
