@@ -246,7 +246,7 @@ type waiter struct {
 	changed chan struct{} // the quantifier started or stopped holding
 
 	mu        sync.Mutex
-	objs      map[string]*waitObj
+	objs      map[objKey]*waitObj
 	satisfied int
 	synced    bool
 	held      bool
@@ -273,7 +273,7 @@ func newWaiter(cond *eval.Program, paths [][]string, q quantifier, holdFor time.
 		cond: cond, paths: paths, q: q, holdFor: holdFor, target: rt, sel: sel,
 		label: strings.ToLower(rt.Mapping.GroupVersionKind.Kind),
 		vals:  vals.With("object", nil), changed: make(chan struct{}, 1),
-		objs: map[string]*waitObj{},
+		objs: map[objKey]*waitObj{},
 	}
 }
 
@@ -335,13 +335,13 @@ func (w *waiter) upsert(obj any) {
 	}
 	// The server filters by name and labels; checking again costs little and
 	// drops an object whose labels changed under a watch that did not.
-	if (w.target.Name != "" && u.GetName() != w.target.Name) || !w.sel.Matches(labels.Set(u.GetLabels())) {
+	if (w.target.Name != "" && u.GetName() != w.target.Name) || !w.sel.Matches(objLabels(u.Object)) {
 		w.remove(obj)
 		return
 	}
 	w.vals["object"] = u.Object
 	sat, err := w.cond.Bool(w.vals)
-	key := objKey(u.GetNamespace(), u.GetName())
+	key := objKey{u.GetNamespace(), u.GetName()}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -369,7 +369,7 @@ func (w *waiter) remove(obj any) {
 	if !ok {
 		return
 	}
-	key := objKey(u.GetNamespace(), u.GetName())
+	key := objKey{u.GetNamespace(), u.GetName()}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.objs[key]
@@ -383,7 +383,29 @@ func (w *waiter) remove(obj any) {
 	w.check(o, "was deleted")
 }
 
-func objKey(ns, name string) string { return ns + "/" + name }
+// objKey identifies an object of the target.
+type objKey struct{ ns, name string }
+
+// objLabels reads an object's labels in place, for a selector.
+type objLabels map[string]any
+
+func (o objLabels) labels() map[string]any {
+	m, _ := o["metadata"].(map[string]any)
+	l, _ := m["labels"].(map[string]any)
+	return l
+}
+
+// Has implements labels.Labels.
+func (o objLabels) Has(key string) bool { _, ok := o.labels()[key]; return ok }
+
+// Get implements labels.Labels.
+func (o objLabels) Get(key string) string { v, _ := o.labels()[key].(string); return v }
+
+// Lookup implements labels.Labels.
+func (o objLabels) Lookup(key string) (string, bool) {
+	v, ok := o.labels()[key].(string)
+	return v, ok
+}
 
 // check notes whether the quantifier holds after an event about o (nil for
 // the end of the initial list), and tells the step's goroutine when that
