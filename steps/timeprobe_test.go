@@ -42,6 +42,21 @@ func TestProbeStats(t *testing.T) {
 	}
 }
 
+func TestRoundDuration(t *testing.T) {
+	for in, want := range map[time.Duration]string{
+		5812345 * time.Nanosecond:              "5.81ms",
+		47212 * time.Millisecond:               "47.2s",
+		581 * time.Microsecond:                 "581µs",
+		999 * time.Nanosecond:                  "999ns",
+		9*time.Minute + 41400*time.Millisecond: "9m41s",
+		time.Hour:                              "1h0m0s",
+	} {
+		if got := roundDuration(in).String(); got != want {
+			t.Errorf("roundDuration(%v) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestTimeProbe(t *testing.T) {
 	t.Parallel()
 	res := runYAML(t.Context(), t, newFakeCluster(t), `name: t
@@ -62,8 +77,8 @@ steps:
 	if res.Outcome != engine.Failed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
-	want := regexp.MustCompile(`^step "timeProbe nap": 2 assertions failed: p90 < duration\("1ms"\): p90 = \d+ms; ` +
-		`max > duration\(limit\) && len\(samples\) == 5: max = \d+ms, limit = "1h", samples = \[(\d+ms ){4}\d+ms\]$`)
+	want := regexp.MustCompile(`^step "timeProbe nap": 2 assertions failed: p90 < duration\("1ms"\): p90 = [0-9.]+ms; ` +
+		`max > duration\(limit\) && len\(samples\) == 5: max = [0-9.]+ms, limit = "1h", samples = \[([0-9.]+ms ){4}[0-9.]+ms\]$`)
 	if !want.MatchString(res.Error) {
 		t.Errorf("error: %s", res.Error)
 	}

@@ -690,11 +690,15 @@ func formatValue(v any) string {
 	return s
 }
 
-// roundDuration rounds d for people: to the millisecond below a minute, to
-// the second above.
+// roundDuration rounds d for people: to three significant digits below a
+// minute (5.81ms, 47.2s), to the second above (9m41s).
 func roundDuration(d time.Duration) time.Duration {
-	if d >= time.Minute {
+	if d >= time.Minute || d <= -time.Minute {
 		return d.Round(time.Second)
 	}
-	return d.Round(time.Millisecond)
+	unit := time.Duration(1)
+	for x := d; x >= 1000 || x <= -1000; x /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit)
 }
