@@ -73,7 +73,7 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-jam=true"})
 	})
-	e.waitFor(5*time.Minute, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
+	e.waitFor(time.Minute+time.Duration(n)*200*time.Millisecond, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
 		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-jam=true"})
 		if err != nil {
 			return false, err.Error()
@@ -93,7 +93,8 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	stop()
 
 	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second})
-	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", 5*time.Minute)
+	// The model predicts about two passes over every replica (create, attach).
+	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", time.Minute+6*jamWait(3*n, 20*time.Millisecond))
 	t.Logf("legacy-queue-jam mode: new volume created+attached in %v (ticket to attached %v); model: ~%v per replica pass",
 		legTotal, legAttach, jamWait(3*n, 20*time.Millisecond))
 

@@ -225,6 +225,11 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		_, view.backingImageOK = s.backingImageReadyOn(view.backingImage, replicaNodes)
 	}
 	d := decideVolume(view)
+	if s.opts.Mode == ModeLegacyQueueJam && (d.state == volStateCreating || d.state == volStateAttaching) {
+		backlog := s.repCtl.queue.Len()
+		s.log.Debug().Str("volume", name).Str("state", d.state).Int("replicaQueue", backlog).
+			Dur("expectedWait", jamWait(backlog, s.opts.JamItemCost)).Msg("volume waits for the jammed replica queue")
+	}
 
 	if err := s.applyInstanceDesires(ctx, d, replicas, engine); err != nil {
 		return 0, err
