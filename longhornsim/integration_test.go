@@ -91,8 +91,16 @@ func (e *env) startSim(opts Options) (stop func()) {
 	return stop
 }
 
-// waitFor polls cond until it holds, failing with the last thing it saw.
+// waitFor polls cond every 100ms until it holds, failing with the last
+// thing it saw.
 func (e *env) waitFor(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	e.t.Helper()
+	return e.waitEvery(100*time.Millisecond, timeout, what, cond)
+}
+
+// waitEvery is waitFor with a poll interval, for conditions that list many
+// objects.
+func (e *env) waitEvery(interval, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
 	e.t.Helper()
 	start := time.Now()
 	var last string
@@ -108,7 +116,7 @@ func (e *env) waitFor(timeout time.Duration, what string, cond func() (bool, str
 		select {
 		case <-e.ctx.Done():
 			e.t.Fatalf("test ended waiting for %s; last seen: %s", what, last)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

@@ -73,7 +73,7 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-jam=true"})
 	})
-	e.waitFor(time.Minute+time.Duration(n)*200*time.Millisecond, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
+	e.waitEvery(time.Second, time.Minute+time.Duration(n)*200*time.Millisecond, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
 		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-jam=true"})
 		if err != nil {
 			return false, err.Error()

@@ -61,7 +61,7 @@ func TestIntegrationSeedScale(t *testing.T) {
 	if _, err := e.kube.AppsV1().StatefulSets(ns).Create(e.ctx, sts, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(time.Duration(pods)*30*time.Second+5*time.Minute, "pods Running and volumes attached", func() (bool, string) {
+	e.waitEvery(2*time.Second, time.Duration(pods)*30*time.Second+5*time.Minute, "pods Running and volumes attached", func() (bool, string) {
 		list, err := e.kube.CoreV1().Pods(ns).List(e.ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
