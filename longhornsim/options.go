@@ -84,7 +84,7 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.JamItemCost, 20*time.Millisecond)
 	def(&o.BackingImageRefresh, 5*time.Second)
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 8
 	}
 	if o.QPS <= 0 {
 		o.QPS = 500

@@ -79,14 +79,18 @@ func (s *sim) syncClaim(ctx context.Context, key string) (time.Duration, error) 
 	}
 	if vol == nil {
 		s.recorder.Eventf(pvc, corev1.EventTypeNormal, "Provisioning", "External provisioner is provisioning volume for claim %q", key)
+		s.watchVolumeFor(volName, key)
 		if err := s.create(ctx, volumeGVR, newClaimVolume(volName, pvc, sc)); err != nil {
 			return 0, err
 		}
-		return s.pollInterval(), nil
+		return claimRecheck, nil
 	}
 	if vol.Status.State == "" || vol.Status.State == volStateCreating {
-		return s.pollInterval(), nil
+		// The volume's events bring the claim back; the recheck is a safety net.
+		s.watchVolumeFor(volName, key)
+		return claimRecheck, nil
 	}
+	s.unwatchVolume(volName)
 	pv := newClaimPV(volName, pvc, sc)
 	if _, err := s.kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return 0, fmt.Errorf("create PV %s for claim %s: %w", volName, key, err)
@@ -95,14 +99,30 @@ func (s *sim) syncClaim(ctx context.Context, key string) (time.Duration, error) 
 	return 0, nil
 }
 
-// pollInterval is how often the provisioner looks again at a volume it is
-// waiting for (Longhorn's CreateVolume also polls the volume).
-func (s *sim) pollInterval() time.Duration {
-	d := s.opts.ProvisionTime / 4
-	if d < 50*time.Millisecond {
-		d = 50 * time.Millisecond
-	}
-	return d
+// claimRecheck is how long a claim waiting for its volume waits at most
+// before it is looked at again; normally the volume's events wake it first.
+const claimRecheck = 5 * time.Second
+
+// watchVolumeFor makes the volume's events enqueue the claim that waits for
+// it (what Longhorn's CreateVolume does by waiting on the volume).
+func (s *sim) watchVolumeFor(vol, claimKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claimOf[vol] = claimKey
+}
+
+func (s *sim) unwatchVolume(vol string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.claimOf, vol)
+}
+
+// claimWaitingFor returns the key of the claim waiting for a volume.
+func (s *sim) claimWaitingFor(vol string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.claimOf[vol]
+	return k, ok
 }
 
 func claimSize(pvc *corev1.PersistentVolumeClaim) int64 {

@@ -95,6 +95,7 @@ type sim struct {
 	biStart     map[string]time.Time              // backing image name -> download start
 	engineStart map[string]time.Time              // engine name -> start of "starting"
 	expected    map[string]map[string]expectation // volume -> replicas created, not yet cached
+	claimOf     map[string]string                 // volume -> key of the claim waiting for it
 }
 
 // newSim wires informers, handlers and controllers; opts must have defaults.
@@ -108,6 +109,7 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 		biStart:     map[string]time.Time{},
 		engineStart: map[string]time.Time{},
 		expected:    map[string]map[string]expectation{},
+		claimOf:     map[string]string{},
 	}
 	s.kubeInformers = informers.NewSharedInformerFactory(kube, 0)
 	s.lhInformers = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, Namespace, nil)
@@ -234,6 +236,9 @@ func (s *sim) addHandlers() {
 		name := nameOf(obj)
 		s.volCtl.add(name)
 		s.enqueueCSIAttachments(name)
+		if key, ok := s.claimWaitingFor(name); ok {
+			s.pvcCtl.add(key)
+		}
 	}))
 	s.replicas.AddEventHandler(handlerFunc(func(obj any) {
 		s.repCtl.add(nameOf(obj))
@@ -433,4 +438,5 @@ func (s *sim) forgetVolume(vol string) {
 	defer s.mu.Unlock()
 	delete(s.firstSeen, vol)
 	delete(s.expected, vol)
+	delete(s.claimOf, vol)
 }
