@@ -110,7 +110,10 @@ func deleteWave(ctx context.Context, cl Cluster, refs []ObjectRef) (deleted, lef
 		ns  string
 	}
 	gone := map[group][]ObjectRef{}
-	policy := metav1.DeletePropagationBackground
+	// Foreground: an object is gone only once its dependents are (a
+	// StatefulSet's pods, and its claims under a Delete retention policy),
+	// so waiting for it waits for them too.
+	policy := metav1.DeletePropagationForeground
 	for _, ref := range refs {
 		wg.Add(1)
 		sem <- struct{}{}
