@@ -99,4 +99,3 @@ func startCluster(t *testing.T, mode string) string {
 	})
 	return c.Kubeconfig()
 }
-
