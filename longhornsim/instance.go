@@ -31,13 +31,9 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 		status["instanceManagerName"] = ""
 		status["port"] = 0
 	}
-	if err := s.patch(ctx, replicaGVR, name, map[string]any{"status": status}, "status"); err != nil {
-		return 0, err
-	}
-	if desire == instRunning && r.Spec.HealthyAt == "" {
-		return 0, s.patch(ctx, replicaGVR, name, map[string]any{"spec": map[string]any{"healthyAt": nowString()}})
-	}
-	return 0, nil
+	// Longhorn also stamps spec.healthyAt when a replica first turns RW; the
+	// simulator leaves it out to save one write per replica and attach.
+	return 0, s.patch(ctx, replicaGVR, name, map[string]any{"status": status}, "status")
 }
 
 // longhornEngineImage is what instances report as their image.
