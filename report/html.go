@@ -1,0 +1,143 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/scenario-runner/runner/engine"
+)
+
+//go:embed report.html.tmpl
+var pageTemplate string
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"dur":     durText,
+	"when":    func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") },
+	"mark":    func(o engine.Outcome) string { return outcomeMark[o] },
+	"varText": varText,
+}).Parse(pageTemplate))
+
+var outcomeMark = map[engine.Outcome]string{
+	engine.Passed: "passed", engine.Failed: "FAILED", engine.TimedOut: "TIMED OUT",
+	engine.Interrupted: "INTERRUPTED", engine.Skipped: "skipped",
+}
+
+// htmlPage is what the page template reads.
+type htmlPage struct {
+	*Report
+	Plans []htmlPlan
+	Env   []kv
+}
+
+type htmlPlan struct {
+	*Plan
+	Index    int
+	Timeline chart
+	Failures []failure
+	Progress []titled
+	Probes   []htmlProbe
+	Vars     []kv
+}
+
+type titled struct {
+	Title, Note string
+	Outcome     engine.Outcome
+	Chart       chart
+}
+
+type htmlProbe struct {
+	titled
+	Stats      []kv
+	Assertions []Assertion
+}
+
+type failure struct {
+	Step     string
+	Position string
+	Outcome  engine.Outcome
+	Error    string
+}
+
+type kv struct{ K, V string }
+
+// WriteHTML writes r as one self-contained HTML page: styles inline, charts
+// as inline SVG, no scripts, no fonts or images fetched from anywhere.
+//
+// Per plan it shows a timeline (one bar per step that ran, nested steps
+// indented, failed ones red), the failures with their messages, progress
+// charts of the steps that reported progress at least twice (done against
+// time, with the total needed and, for waits, the objects matched), one
+// chart per timeProbe (a bar per sample and each budget its assertions set,
+// see budgets) with its statistics and assertions, the cleanup and the
+// vars; then the environment.
+func (r *Report) WriteHTML(w io.Writer) error {
+	pg := htmlPage{Report: r}
+	for i := range r.Plans {
+		p := &r.Plans[i]
+		hp := htmlPlan{Plan: p, Index: i + 1, Timeline: timeline(p)}
+		for _, k := range sortedKeys(p.Vars) {
+			hp.Vars = append(hp.Vars, kv{k, varText(p.Vars[k])})
+		}
+		walk(p.Steps, "", func(path string, s *Step) {
+			if s.Error != "" {
+				hp.Failures = append(hp.Failures, failure{Step: path, Position: s.Position, Outcome: s.Outcome, Error: s.Error})
+			}
+			if s.Start == nil {
+				return
+			}
+			if s.Probe != nil {
+				hp.Probes = append(hp.Probes, newHTMLProbe(path, s))
+				return
+			}
+			if len(s.Progress) >= 2 {
+				last := s.Progress[len(s.Progress)-1]
+				hp.Progress = append(hp.Progress, titled{
+					Title: path, Outcome: s.Outcome, Chart: progressChart(s),
+					Note: fmt.Sprintf("%d/%d %s after %s", last.Done, last.Total, last.Unit, durText(s.DurationSeconds)),
+				})
+			}
+		})
+		pg.Plans = append(pg.Plans, hp)
+	}
+	pg.Env = []kv{
+		{"runner", r.Runner.Version},
+		{"Go", r.Runner.GoVersion + " " + r.Runner.OS + "/" + r.Runner.Arch},
+		{"cluster", r.Cluster.Host},
+		{"context", r.Cluster.Context},
+		{"server version", r.Cluster.Version},
+		{"command", strings.Join(append([]string{"runner"}, r.Runner.Args...), " ")},
+		{"started", r.Start.Local().Format(time.RFC3339)},
+		{"report written", r.Generated.Local().Format(time.RFC3339)},
+	}
+	return page.Execute(w, pg)
+}
+
+func newHTMLProbe(path string, s *Step) htmlProbe {
+	pr := s.Probe
+	hp := htmlProbe{
+		titled: titled{
+			Title: path, Outcome: s.Outcome, Chart: probeChart(s),
+			Note: fmt.Sprintf("%d run(s) in %s", pr.Runs, durText(s.DurationSeconds)),
+		},
+		Assertions: pr.Assertions,
+	}
+	for _, k := range statOrder(pr.StatsSeconds) {
+		hp.Stats = append(hp.Stats, kv{k, durText(pr.StatsSeconds[k])})
+	}
+	return hp
+}
+
+// walk visits steps depth first; path names nested ones "probe / step".
+func walk(steps []Step, prefix string, f func(path string, s *Step)) {
+	for i := range steps {
+		s := &steps[i]
+		path := prefix + s.Name
+		f(path, s)
+		walk(s.Steps, path+" / ", f)
+	}
+}

@@ -1,0 +1,279 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scenario-runner/runner/engine"
+)
+
+// WriteJSON writes r as report.json: indented, in the shape of
+// schemas/report.schema.json.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// The JUnit XML shape that CI systems (Jenkins, GitLab, GitHub actions)
+// read. Property lists on testcases are an extension most of them accept.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string         `xml:"name,attr"`
+	Tests      int            `xml:"tests,attr"`
+	Failures   int            `xml:"failures,attr"`
+	Errors     int            `xml:"errors,attr"`
+	Skipped    int            `xml:"skipped,attr"`
+	Time       string         `xml:"time,attr"`
+	Timestamp  string         `xml:"timestamp,attr"`
+	File       string         `xml:"file,attr,omitempty"`
+	Properties *junitProps    `xml:"properties"`
+	Cases      []junitCase    `xml:"testcase"`
+	SystemOut  *junitCharData `xml:"system-out,omitempty"`
+}
+
+type junitProps struct {
+	List []junitProp `xml:"property"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name       string          `xml:"name,attr"`
+	Classname  string          `xml:"classname,attr"`
+	Time       string          `xml:"time,attr"`
+	File       string          `xml:"file,attr,omitempty"`
+	Properties *junitProps     `xml:"properties"`
+	Failure    *junitCondition `xml:"failure"`
+	Error      *junitCondition `xml:"error"`
+	Skipped    *junitCondition `xml:"skipped"`
+}
+
+type junitCondition struct {
+	Message string `xml:"message,attr,omitempty"`
+	Type    string `xml:"type,attr,omitempty"`
+	Body    string `xml:",chardata"`
+}
+
+type junitCharData struct {
+	Text string `xml:",chardata"`
+}
+
+// WriteJUnit writes r as JUnit XML: one testsuite per plan (properties:
+// file, versions, vars and every timeProbe statistic as
+// probe.<name>.<stat>), one testcase per step, a timeProbe's nested steps as
+// "<probe> / <step>" cases after it, and a "cleanup" case when cleanup ran.
+// A failed or timed-out step is a <failure>, an interrupted one an <error>,
+// a skipped one <skipped>; the message is the step's error as the console
+// shows it.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	doc := junitSuites{Name: "runner", Time: secs(r.DurationSeconds)}
+	for _, p := range r.Plans {
+		s := junitSuite{
+			Name: p.Name, Time: secs(p.DurationSeconds), File: p.File,
+			Timestamp: p.Start.UTC().Format(time.RFC3339),
+		}
+		props := []junitProp{
+			{"file", p.File}, {"outcome", string(p.Outcome)},
+			{"runner.version", r.Runner.Version}, {"cluster.version", p.ServerVersion},
+		}
+		if r.Cluster.Host != "" {
+			props = append(props, junitProp{"cluster.host", r.Cluster.Host})
+		}
+		for _, k := range sortedKeys(p.Vars) {
+			props = append(props, junitProp{"var." + k, varText(p.Vars[k])})
+		}
+		seen := map[string]int{}
+		var add func(prefix string, steps []Step)
+		add = func(prefix string, steps []Step) {
+			for _, st := range steps {
+				name := prefix + st.Name
+				if seen[name]++; seen[name] > 1 {
+					name = fmt.Sprintf("%s (%d)", name, seen[name])
+				}
+				s.Cases = append(s.Cases, junitStep(p, st, name))
+				if st.Probe != nil {
+					for _, pp := range probeProps(st.Probe) {
+						props = append(props, junitProp{"probe." + st.Probe.Name + "." + pp.Name, pp.Value})
+					}
+				}
+				if len(st.Steps) > 0 {
+					add(name+" / ", st.Steps)
+				}
+			}
+		}
+		add("", p.Steps)
+		if c := p.Cleanup; c != nil && c.Ran {
+			jc := junitCase{Name: "cleanup", Classname: p.Name, Time: secs(c.DurationSeconds)}
+			if len(c.Errors) > 0 {
+				msg := strings.Join(c.Errors, "\n")
+				jc.Failure = &junitCondition{Message: msg, Type: "cleanup", Body: msg}
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		if p.Error != "" {
+			s.SystemOut = &junitCharData{Text: "error: " + p.Error + "\n"}
+		}
+		s.Properties = &junitProps{List: props}
+		for _, c := range s.Cases {
+			s.Tests++
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Error != nil:
+				s.Errors++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.Skipped += s.Skipped
+		doc.Suites = append(doc.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func junitStep(p Plan, st Step, name string) junitCase {
+	c := junitCase{Name: name, Classname: p.Name, Time: secs(st.DurationSeconds), File: st.Position}
+	var props []junitProp
+	props = append(props, junitProp{"kind", st.Kind})
+	switch {
+	case st.Wait != nil:
+		w := st.Wait
+		props = append(props, junitProp{"satisfied", strconv.Itoa(w.Satisfied)}, junitProp{"needed", strconv.Itoa(w.Needed)},
+			junitProp{"matched", strconv.Itoa(w.Matched)}, junitProp{"quantifier", w.Quantifier})
+	case st.Apply != nil:
+		a := st.Apply
+		props = append(props, junitProp{"objects", strconv.Itoa(a.Objects)}, junitProp{"created", strconv.Itoa(a.Created)},
+			junitProp{"changed", strconv.Itoa(a.Changed)}, junitProp{"deleted", strconv.Itoa(a.Deleted)})
+	case st.Probe != nil:
+		props = append(props, probeProps(st.Probe)...)
+	}
+	c.Properties = &junitProps{List: props}
+	switch st.Outcome {
+	case engine.Failed, engine.TimedOut:
+		c.Failure = &junitCondition{Message: st.Error, Type: string(st.Outcome), Body: st.Error}
+	case engine.Interrupted:
+		c.Error = &junitCondition{Message: st.Error, Type: string(st.Outcome), Body: st.Error}
+	case engine.Skipped:
+		c.Skipped = &junitCondition{Message: "not run: an earlier step failed"}
+	}
+	return c
+}
+
+// probeProps lists a timeProbe's statistics (as durations: 1.23s) and its
+// assertions ("passed: <expr> (name = value, ...)").
+func probeProps(pr *Probe) []junitProp {
+	props := []junitProp{{"runs", strconv.Itoa(pr.Runs)}}
+	for _, k := range statOrder(pr.StatsSeconds) {
+		props = append(props, junitProp{k, durText(pr.StatsSeconds[k])})
+	}
+	for i, a := range pr.Assertions {
+		props = append(props, junitProp{fmt.Sprintf("assert.%d", i+1), assertionText(a)})
+	}
+	return props
+}
+
+// assertionText is "passed: <expr> (a = 1s, b = 2s)" or "failed: ...".
+func assertionText(a Assertion) string {
+	status := "failed"
+	if a.Passed {
+		status = "passed"
+	}
+	var vals []string
+	for _, k := range sortedKeys(a.Values) {
+		vals = append(vals, k+" = "+a.Values[k])
+	}
+	s := status + ": " + a.Expr
+	if len(vals) > 0 {
+		s += " (" + strings.Join(vals, ", ") + ")"
+	}
+	return s
+}
+
+// statNames is the order statistics are shown in; others follow by name.
+var statNames = []string{"duration", "min", "p50", "mean", "p90", "p99", "max"}
+
+func statOrder(stats map[string]float64) []string {
+	var out []string
+	for _, k := range statNames {
+		if _, ok := stats[k]; ok {
+			out = append(out, k)
+		}
+	}
+	for _, k := range sortedKeys(stats) {
+		if !slices.Contains(statNames, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// varText shows a variable: strings as they are, anything else as JSON.
+func varText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func secs(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
+
+// durText shows seconds as a duration the way the console does: three
+// significant digits below a minute (5.81ms, 47.2s), whole seconds above.
+func durText(s float64) string {
+	d := time.Duration(math.Round(s * float64(time.Second)))
+	if d >= time.Minute || d <= -time.Minute {
+		return d.Round(time.Second).String()
+	}
+	unit := time.Duration(1)
+	for x := d; x >= 1000 || x <= -1000; x /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit).String()
+}
