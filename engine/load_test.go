@@ -211,3 +211,78 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// waitSpec is a test kind that only observes.
+type waitSpec struct {
+	For engine.Duration `yaml:"for"`
+}
+
+type waitAction struct{ ran *bool }
+
+func (s *waitSpec) Build(*engine.Builder) (engine.Action, error) { return &waitAction{}, nil }
+func (a *waitAction) Run(context.Context, *engine.Env) error {
+	if a.ran != nil {
+		*a.ran = true
+	}
+	return nil
+}
+func (*waitAction) Observing() bool { return true }
+
+func TestDryRunSkipsObservingSteps(t *testing.T) {
+	reg := engine.NewRegistry(
+		engine.Kind{Name: "echo", New: func() engine.Spec { return &echoSpec{} }},
+		engine.Kind{Name: "wait", New: func() engine.Spec { return &waitSpec{} }},
+	)
+	p, err := engine.LoadBytes("plan.yaml", []byte("name: x\nsteps:\n  - echo: {text: a}\n  - wait: {for: 1s}\n"), engine.LoadOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	ran := false
+	p.Steps[0].Action.(*echoAction).got = &got
+	p.Steps[1].Action.(*waitAction).ran = &ran
+	res := engine.Run(context.Background(), p, engine.RunOptions{DryRun: true})
+	if res.Outcome != engine.Passed || len(got) != 1 || ran {
+		t.Fatalf("outcome %s, echo ran %d times, wait ran %v", res.Outcome, len(got), ran)
+	}
+	if res.Steps[1].Outcome != engine.Skipped {
+		t.Errorf("wait step outcome %s, want skipped", res.Steps[1].Outcome)
+	}
+}
+
+// makeSpec records one created object per step.
+type makeSpec struct {
+	Name string `yaml:"name"`
+}
+
+type makeAction struct{ name string }
+
+func (s *makeSpec) Build(*engine.Builder) (engine.Action, error) { return &makeAction{s.Name}, nil }
+func (a *makeAction) Run(_ context.Context, env *engine.Env) error {
+	env.Recorder.Created(engine.ObjectRef{Kind: "ConfigMap", Namespace: "default", Name: a.name})
+	return nil
+}
+
+// TestAbortedCleanupListsWhatWasLeft: a second Ctrl-C (Abort) stops the
+// cleanup; every object not deleted is reported as left behind, in reverse
+// order of creation.
+func TestAbortedCleanupListsWhatWasLeft(t *testing.T) {
+	reg := engine.NewRegistry(engine.Kind{Name: "make", New: func() engine.Spec { return &makeSpec{} }})
+	p, err := engine.LoadBytes("plan.yaml", []byte("name: x\nsteps:\n  - make: {name: a}\n  - make: {name: b}\n"), engine.LoadOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	abort := make(chan struct{})
+	close(abort)
+	res := engine.Run(context.Background(), p, engine.RunOptions{Abort: abort})
+	if res.Outcome != engine.Passed {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	var left []string
+	for _, r := range res.Cleanup.Left {
+		left = append(left, r.String())
+	}
+	if strings.Join(left, ",") != "ConfigMap/default/b,ConfigMap/default/a" || len(res.Cleanup.Deleted) != 0 {
+		t.Errorf("left %v, deleted %v", left, res.Cleanup.Deleted)
+	}
+}

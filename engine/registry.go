@@ -20,6 +20,13 @@ type Spec interface {
 	Build(b *Builder) (Action, error)
 }
 
+// Observing is implemented by actions that only observe or pass time
+// (waits, sleeps): a dry run skips them, since what they would wait for
+// was never created.
+type Observing interface {
+	Observing() bool
+}
+
 // Describer is implemented by specs that can name their step when the plan
 // gives no name, e.g. "waitFor Pod app=nginx".
 type Describer interface {

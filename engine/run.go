@@ -72,6 +72,11 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *Result {
 			ct = DefaultCleanupTimeout
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ct)
+		select {
+		case <-o.Abort: // aborted before cleanup began
+			cancel()
+		default:
+		}
 		stop := make(chan struct{})
 		go func() {
 			select {
@@ -119,6 +124,14 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
 	env.Result = sr
 	env.Log = r.env.Log.With().Str("step", s.Name).Logger()
 
+	if o, ok := s.Action.(Observing); ok && env.DryRun && o.Observing() {
+		sr.End, sr.Outcome = time.Now(), Skipped
+		sr.Error = "skipped in a dry run"
+		if r.observer != nil {
+			r.observer.StepFinished(sr)
+		}
+		return nil
+	}
 	err := runAction(sctx, s.Action, &env)
 	sr.End = time.Now()
 	switch {

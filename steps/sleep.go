@@ -59,3 +59,6 @@ func (a sleepAction) Run(ctx context.Context, _ *engine.Env) error {
 		return fmt.Errorf("slept %s of %s: %w", roundDuration(time.Since(start)), a.d, ctx.Err())
 	}
 }
+
+// Observing implements engine.Observing: a dry run skips it.
+func (*sleepAction) Observing() bool { return true }

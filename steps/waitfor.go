@@ -702,3 +702,6 @@ func roundDuration(d time.Duration) time.Duration {
 	}
 	return d.Round(unit)
 }
+
+// Observing implements engine.Observing: a dry run skips it.
+func (*waitForAction) Observing() bool { return true }
