@@ -3,12 +3,14 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/steps"
 )
 
 // echoSpec is a test step kind: it evaluates a template and records it.
@@ -198,8 +200,15 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	// The real step kinds and the test kind together.
+	reg := engine.NewRegistry(append(steps.Kinds().Kinds(), engine.Kind{Name: "echo", New: func() engine.Spec { return &echoSpec{} }})...)
+	for _, file := range []string{"../testdata/valid/everything.yaml", "../scenarios/bi-scalability.yaml", "../testdata/invalid/three-errors.yaml", "../testdata/invalid/expr-in-block.yaml"} {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(string(data))
+		}
+	}
 	f.Fuzz(func(t *testing.T, src string) {
-		p, err := engine.LoadBytes("fuzz.yaml", []byte(src), engine.LoadOptions{Registry: registry()})
+		p, err := engine.LoadBytes("fuzz.yaml", []byte(src), engine.LoadOptions{Registry: reg})
 		if err == nil && p == nil {
 			t.Fatal("nil plan without error")
 		}
