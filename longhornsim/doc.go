@@ -57,6 +57,18 @@
 // ~2.5 minutes per step. In default mode a new volume attaches in about
 // ProvisionTime + AttachTime whatever the number of volumes.
 //
+// Measured on the 2-core test machine (integration tests, default timings):
+// with 300 volumes a new volume is created and attached through a longhorn-ui
+// ticket in ~0.65 s in default mode and ~34 s in legacy-queue-jam mode; with
+// 2,500 volumes (7,500 replicas) ~0.64 s and ~5 min 19 s. The seed's
+// StatefulSet at 25 pods (250 volumes) is ready in ~23 s (default) and ~39 s
+// (legacy), after which a new volume attaches in ~0.64 s and ~30 s.
+//
+// Not modelled: the jam does not slow volume deletion (the garbage collector
+// removes replicas and engines), replicas never fail or rebuild, and
+// spec.healthyAt, status.kubernetesStatus and ticket generation bumps by
+// Longhorn's webhook are not written.
+//
 // All durations are divided by SpeedFactor. The simulator writes only
 // objects Longhorn or its CSI sidecars would write; it never polls the API in
 // a loop (waits are work-queue requeues) and it has no package state.
