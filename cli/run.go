@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/scenario-runner/runner/engine"
@@ -29,6 +27,7 @@ type runOptions struct {
 	logFormat      string
 	logLevel       string
 	dryRun         bool
+	reportDir      string
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -45,6 +44,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
+	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
 }
 
 // runPlans validates every plan, connects, then runs them in order. The
@@ -84,6 +84,9 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	}
 	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Msg("connected")
 
+	observer, log := newObserver(o, log)
+	defer observer.Stop()
+
 	var results []*engine.Result
 	for _, p := range plans {
 		if ctx.Err() != nil {
@@ -91,7 +94,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 		log.Info().Str("plan", p.Name).Str("file", p.File).Msg("running")
 		res := engine.Run(ctx, p, engine.RunOptions{
-			Cluster: client, Log: log, Observer: newLogObserver(log, isTerminal(o.streams.Err)),
+			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
 			DryRun: o.dryRun, Abort: o.abort, Server: server,
 		})
@@ -101,7 +104,14 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	if len(results) > 1 {
 		printTotals(o.streams.Out, results)
 	}
-	return worst(ctx, results)
+	observer.Stop()
+	err = worst(ctx, results)
+	if o.reportDir != "" {
+		if rerr := writeReport(o, results, client, server); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
 }
 
 // worst turns the results into the error that decides the exit code.
@@ -122,49 +132,4 @@ func worst(ctx context.Context, results []*engine.Result) error {
 		return fmt.Errorf("%w: %v", ErrFailed, failed)
 	}
 	return nil
-}
-
-// logObserver logs step boundaries, and progress at a bounded rate.
-type logObserver struct {
-	mu    sync.Mutex
-	log   zerolog.Logger
-	every time.Duration
-	last  map[*engine.StepResult]time.Time
-}
-
-func newLogObserver(log zerolog.Logger, tty bool) *logObserver {
-	every := 10 * time.Second
-	if tty {
-		every = 2 * time.Second
-	}
-	return &logObserver{log: log, every: every, last: map[*engine.StepResult]time.Time{}}
-}
-
-func (l *logObserver) StepStarted(s *engine.StepResult) {
-	l.log.Info().Str("step", s.Name).Str("kind", s.Kind).Msg("step started")
-}
-
-func (l *logObserver) StepProgress(s *engine.StepResult, p engine.Progress) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Since(l.last[s]) < l.every && p.Done != p.Total {
-		return
-	}
-	l.last[s] = time.Now()
-	ev := l.log.Info().Str("step", s.Name).Int("done", p.Done).Int("total", p.Total)
-	if p.Matched > 0 {
-		ev = ev.Int("matched", p.Matched)
-	}
-	ev.Msgf("%d/%d %s", p.Done, p.Total, p.Unit)
-}
-
-func (l *logObserver) StepFinished(s *engine.StepResult) {
-	l.mu.Lock()
-	delete(l.last, s)
-	l.mu.Unlock()
-	if s.Outcome == engine.Passed {
-		l.log.Info().Str("step", s.Name).Dur("took", s.Duration()).Msg("step passed")
-		return
-	}
-	l.log.Error().Str("step", s.Name).Str("outcome", string(s.Outcome)).Dur("took", s.Duration()).Msg(s.Error)
 }

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/report"
+)
+
+// stoppableObserver is an engine.Observer with background work (redraws,
+// heartbeats) that Stop ends; Stop may be called more than once.
+type stoppableObserver interface {
+	engine.Observer
+	Stop()
+}
+
+// newObserver picks how steps are shown while they run: a live progress line
+// on a terminal with console logs, log lines otherwise (and always with
+// --log-format json, which then writes JSON lines only). It returns the
+// logger to use from now on: on a terminal, log lines go through the live
+// line so that the two do not garble each other.
+func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.Logger) {
+	tty := isTerminal(o.streams.Err)
+	if tty && o.logFormat == "console" {
+		live := newLiveProgress(o.streams.Err, time.Now, terminalWidth(o.streams.Err))
+		live.Start()
+		return live, liveLogger(log, live)
+	}
+	lo := newLogObserver(log, tty)
+	lo.Start()
+	return lo, log
+}
+
+// writeReport writes report.json, junit.xml and report.html of results into
+// --report-dir and lists their paths on stderr. A report that cannot be
+// written fails the command.
+func writeReport(o *runOptions, results []*engine.Result, client *kube.Client, server string) error {
+	var args []string
+	for _, v := range o.valuesFiles {
+		args = append(args, "--values", v)
+	}
+	for _, s := range o.sets {
+		args = append(args, "--set", s)
+	}
+	for _, r := range results {
+		args = append(args, r.File)
+	}
+	rep := report.New(results, report.Meta{
+		RunnerVersion: version(), ClusterHost: client.Config.Host, ClusterContext: client.Context, Args: args,
+	})
+	if rep.Cluster.Version == "" {
+		rep.Cluster.Version = server
+	}
+	paths, err := report.WriteDir(o.reportDir, rep)
+	for _, p := range paths {
+		fmt.Fprintf(o.streams.Err, "report: %s\n", p)
+	}
+	if err != nil {
+		fmt.Fprintf(o.streams.Err, "report: %v\n", err)
+		return fmt.Errorf("--report-dir: %w", err)
+	}
+	return nil
+}
