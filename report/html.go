@@ -27,6 +27,10 @@ var outcomeMark = map[engine.Outcome]string{
 	engine.Interrupted: "INTERRUPTED", engine.Skipped: "skipped",
 }
 
+// minChartSeconds is how long a step must run to get a progress chart: the
+// chart of a 20ms apply says nothing the timeline does not.
+const minChartSeconds = 1.0
+
 // htmlPage is what the page template reads.
 type htmlPage struct {
 	*Report
@@ -70,8 +74,9 @@ type kv struct{ K, V string }
 //
 // Per plan it shows a timeline (one bar per step that ran, nested steps
 // indented, failed ones red), the failures with their messages, progress
-// charts of the steps that reported progress at least twice (done against
-// time, with the total needed and, for waits, the objects matched), one
+// charts of the steps that ran for a second or more and reported progress
+// at least twice (done against time, with the total needed and, for waits,
+// the objects matched), one
 // chart per timeProbe (a bar per sample and each budget its assertions set,
 // see budgets) with its statistics and assertions, the cleanup and the
 // vars; then the environment.
@@ -94,7 +99,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 				hp.Probes = append(hp.Probes, newHTMLProbe(path, s))
 				return
 			}
-			if len(s.Progress) >= 2 {
+			if len(s.Progress) >= 2 && s.DurationSeconds >= minChartSeconds {
 				last := s.Progress[len(s.Progress)-1]
 				hp.Progress = append(hp.Progress, titled{
 					Title: path, Outcome: s.Outcome, Chart: progressChart(s),

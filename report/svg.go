@@ -280,6 +280,9 @@ func probeChart(s *Step) chart {
 		x := px0 + slot*float64(i) + (slot-bw)/2
 		c.Rects = append(c.Rects, shape{Class: "sample", X: x, Y: yOf(v), W: bw, H: py0 - yOf(v),
 			Title: fmt.Sprintf("run %d: %s", i+1, durText(v))})
+		if n <= 12 {
+			c.Texts = append(c.Texts, shape{Class: "value", X: x + bw/2, Y: yOf(v) - 4, Text: durText(v), Anchor: "middle"})
+		}
 		if i%labelEvery == 0 || i == n-1 {
 			c.Texts = append(c.Texts, shape{Class: "tick", X: x + bw/2, Y: py0 + 16, Text: strconv.Itoa(i + 1), Anchor: "middle"})
 		}
