@@ -73,7 +73,20 @@ func Execute(args []string, streams Streams) error {
 	}()
 	cmd := NewRootCommand(ctx, streams, abort)
 	cmd.SetArgs(args)
-	return cmd.ExecuteContext(ctx)
+	err := cmd.ExecuteContext(ctx)
+	reportError(streams.Err, err)
+	return err
+}
+
+// reportError prints what the user has not been told yet: invalid plans are
+// already rendered with their carets, and failed or interrupted runs have
+// their summary on stdout.
+func reportError(w io.Writer, err error) {
+	switch {
+	case err == nil, errors.Is(err, engine.ErrInvalid), errors.Is(err, ErrFailed), errors.Is(err, ErrInterrupted):
+		return
+	}
+	fmt.Fprintf(w, "runner: %v\n", err)
 }
 
 // NewRootCommand builds the runner command tree.

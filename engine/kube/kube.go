@@ -59,6 +59,9 @@ func Load(o Options) (*rest.Config, string, error) {
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.Context}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, "", fmt.Errorf("%w: no kubeconfig found (looked at --kubeconfig, $KUBECONFIG, ~/.kube/config and the in-cluster service account)", ErrUnreachable)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: loading kubeconfig: %v", ErrUnreachable, err)
 	}
