@@ -1,0 +1,212 @@
+// Package docs_test keeps docs/writing-scenarios.md honest: every complete
+// plan in it validates, the sample output of `runner validate` is what the
+// runner prints, the RBAC example is a well-formed ClusterRole, and every
+// relative link points at a file that exists.
+//
+// The guide marks its fenced ```yaml blocks by their first line:
+//
+//	# plan         a complete plan: validated with `runner validate`
+//	# file: PATH   a file that plans refer to, written at PATH beside them
+//	# rbac         a ClusterRole, decoded strictly
+//
+// A yaml block that looks like a plan (top-level name and steps) must carry
+// the marker, so that none escapes the test by accident.
+package docs_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/scenario-runner/runner/cli"
+)
+
+const guide = "writing-scenarios.md"
+
+// block is one fenced code block of the guide.
+type block struct {
+	lang string
+	line int // line of the opening fence, 1-based
+	body string
+}
+
+func (b block) firstLine() string {
+	first, _, _ := strings.Cut(b.body, "\n")
+	return strings.TrimSpace(first)
+}
+
+func (b block) where() string { return fmt.Sprintf("%s:%d", guide, b.line) }
+
+// blocks returns the fenced code blocks of the guide, including indented ones
+// (inside list items), with the indentation removed.
+func blocks(t *testing.T) []block {
+	t.Helper()
+	data, err := os.ReadFile(guide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []block
+	var cur *block
+	var indent string
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if cur == nil {
+			if lang, ok := strings.CutPrefix(trimmed, "```"); ok {
+				cur = &block{lang: strings.TrimSpace(lang), line: i + 1}
+				indent = line[:len(line)-len(trimmed)]
+			}
+			continue
+		}
+		if trimmed == "```" {
+			out = append(out, *cur)
+			cur = nil
+			continue
+		}
+		cur.body += strings.TrimPrefix(line, indent) + "\n"
+	}
+	if cur != nil {
+		t.Fatalf("%s:%d: code block not closed", guide, cur.line)
+	}
+	return out
+}
+
+var (
+	planLike = regexp.MustCompile(`(?m)^name:`)
+	hasSteps = regexp.MustCompile(`(?m)^steps:`)
+)
+
+// TestPlansValidate writes every `# plan` block, and every `# file:` block
+// beside them, to a temporary folder and runs `runner validate` on each plan.
+func TestPlansValidate(t *testing.T) {
+	dir := t.TempDir()
+	type plan struct {
+		block
+		path string
+	}
+	var plans []plan
+	for _, b := range blocks(t) {
+		if b.lang != "yaml" {
+			continue
+		}
+		first := b.firstLine()
+		switch {
+		case first == "# plan":
+			p := filepath.Join(dir, fmt.Sprintf("plan-line-%d.yaml", b.line))
+			plans = append(plans, plan{b, p})
+			write(t, p, b.body)
+		case strings.HasPrefix(first, "# file:"):
+			rel := strings.TrimSpace(strings.TrimPrefix(first, "# file:"))
+			if rel == "" || filepath.IsAbs(rel) || strings.HasPrefix(filepath.Clean(rel), "..") {
+				t.Errorf("%s: # file: needs a relative path inside the plan's folder, got %q", b.where(), rel)
+				continue
+			}
+			write(t, filepath.Join(dir, rel), b.body)
+		case planLike.MatchString(b.body) && hasSteps.MatchString(b.body):
+			t.Errorf("%s: this block looks like a complete plan: start it with `# plan` so the test validates it", b.where())
+		}
+	}
+	if len(plans) < 10 {
+		t.Fatalf("found %d `# plan` blocks in %s, expected at least 10: is the marker still `# plan`?", len(plans), guide)
+	}
+	for _, p := range plans {
+		t.Run(fmt.Sprintf("line-%d", p.line), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := cli.Execute([]string{"validate", p.path}, cli.Streams{Out: &out, Err: &errOut}); err != nil {
+				t.Errorf("%s: the plan does not validate: %v\n%s", p.where(), err, errOut.String())
+			}
+		})
+	}
+}
+
+// TestValidateOutput checks that every console block starting with
+// `$ runner validate FILE` shows exactly what the runner prints.
+func TestValidateOutput(t *testing.T) {
+	all := blocks(t)
+	t.Chdir("..") // the guide's commands run from the repository root
+	n := 0
+	for _, b := range all {
+		args, ok := strings.CutPrefix(b.firstLine(), "$ runner validate ")
+		if b.lang != "console" || !ok {
+			continue
+		}
+		n++
+		_, want, _ := strings.Cut(b.body, "\n")
+		var out, errOut bytes.Buffer
+		err := cli.Execute(append([]string{"validate"}, strings.Fields(args)...), cli.Streams{Out: &out, Err: &errOut})
+		if err == nil {
+			t.Errorf("%s: runner validate %s: want an error, got none", b.where(), args)
+		}
+		if got := out.String() + errOut.String(); got != want {
+			t.Errorf("%s: runner validate %s prints\n%s\nbut the guide shows\n%s", b.where(), args, got, want)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no ```console block starting with `$ runner validate` in %s", guide)
+	}
+}
+
+// TestRBAC decodes every `# rbac` block strictly as a ClusterRole.
+func TestRBAC(t *testing.T) {
+	n := 0
+	for _, b := range blocks(t) {
+		if b.lang != "yaml" || b.firstLine() != "# rbac" {
+			continue
+		}
+		n++
+		var role rbacv1.ClusterRole
+		if err := yaml.UnmarshalStrict([]byte(b.body), &role); err != nil {
+			t.Errorf("%s: not a ClusterRole: %v", b.where(), err)
+			continue
+		}
+		if role.Kind != "ClusterRole" || role.APIVersion != "rbac.authorization.k8s.io/v1" || len(role.Rules) == 0 {
+			t.Errorf("%s: want a rbac.authorization.k8s.io/v1 ClusterRole with rules, got %s %s with %d rules", b.where(), role.APIVersion, role.Kind, len(role.Rules))
+		}
+		for i, r := range role.Rules {
+			if len(r.APIGroups) == 0 || len(r.Resources) == 0 || len(r.Verbs) == 0 {
+				t.Errorf("%s: rule %d needs apiGroups, resources and verbs", b.where(), i)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no `# rbac` block in %s", guide)
+	}
+}
+
+var link = regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+
+// TestLinks checks that every relative link of the guide names a file or
+// folder of the repository.
+func TestLinks(t *testing.T) {
+	data, err := os.ReadFile(guide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		for _, m := range link.FindAllStringSubmatch(line, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s:%d: link to %s: %v", guide, i+1, target, err)
+			}
+		}
+	}
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
