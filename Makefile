@@ -10,7 +10,7 @@ FUZZTIME ?= 15s
 
 include localcluster/build.mk
 
-.PHONY: all build test unit lint fuzz demo schema bench clean
+.PHONY: all build test unit lint actionlint fuzz demo schema bench clean
 
 all: build
 
@@ -19,7 +19,7 @@ build:
 
 # Lint, unit and integration tests (on a local control plane started per test
 # binary), and a short fuzz of the plan loader.
-test: cluster-bins lint
+test: cluster-bins lint actionlint
 	$(GO) test -count=1 -timeout 45m ./...
 	$(MAKE) fuzz
 
@@ -30,6 +30,10 @@ unit:
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$bad" ]]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
+
+# Lint the GitHub workflows; their run: scripts too when shellcheck is installed.
+actionlint:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 $$(command -v shellcheck >/dev/null || echo -shellcheck=) .github/workflows/*.yaml
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./engine
