@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,6 +49,12 @@ func (c *Client) Apply(ctx context.Context, m *meta.RESTMapping, obj *unstructur
 	res.StatusCode(&code)
 	raw, err := res.Raw()
 	if err != nil {
+		// This client cannot decode the server's Status, so err is generic
+		// ("the server rejected our request ..."); the body has the message.
+		var st metav1.Status
+		if json.Unmarshal(raw, &st) == nil && st.Kind == "Status" && st.Status == metav1.StatusFailure {
+			return nil, false, &apierrors.StatusError{ErrStatus: st}
+		}
 		return nil, false, err
 	}
 	out := &unstructured.Unstructured{}
