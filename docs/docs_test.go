@@ -179,19 +179,46 @@ func TestRBAC(t *testing.T) {
 	}
 }
 
-var link = regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+var (
+	link    = regexp.MustCompile(`\]\(([^)#\s]*)(#[^)\s]*)?\)`)
+	heading = regexp.MustCompile(`^#{1,6} (.+)$`)
+	notSlug = regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+)
+
+// slug is GitHub's anchor for a heading: lower case, punctuation dropped,
+// spaces turned into dashes.
+func slug(h string) string {
+	return strings.ReplaceAll(notSlug.ReplaceAllString(strings.ToLower(strings.TrimSpace(h)), ""), " ", "-")
+}
 
 // TestLinks checks that every relative link of the guide names a file or
-// folder of the repository.
+// folder of the repository, and every #anchor one of its headings.
 func TestLinks(t *testing.T) {
 	data, err := os.ReadFile(guide)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, line := range strings.Split(string(data), "\n") {
+	lines := strings.Split(string(data), "\n")
+	anchors := map[string]bool{}
+	fence := false
+	for _, line := range lines {
+		if strings.HasPrefix(strings.TrimLeft(line, " "), "```") {
+			fence = !fence
+		}
+		if m := heading.FindStringSubmatch(line); m != nil && !fence {
+			anchors["#"+slug(m[1])] = true
+		}
+	}
+	for i, line := range lines {
 		for _, m := range link.FindAllStringSubmatch(line, -1) {
-			target := m[1]
+			target, anchor := m[1], m[2]
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if target == "" {
+				if !anchors[anchor] {
+					t.Errorf("%s:%d: link to %s: no such heading", guide, i+1, anchor)
+				}
 				continue
 			}
 			if _, err := os.Stat(target); err != nil {
