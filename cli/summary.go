@@ -43,6 +43,9 @@ func printSteps(w io.Writer, steps []*engine.StepResult, indent string) {
 		switch {
 		case s.Wait != nil:
 			detail = fmt.Sprintf("%d/%d satisfied, %d matched", s.Wait.Satisfied, s.Wait.Needed, s.Wait.Matched)
+			if s.Wait.Satisfied > s.Wait.Needed {
+				detail = fmt.Sprintf("%d satisfied (needed %d), %d matched", s.Wait.Satisfied, s.Wait.Needed, s.Wait.Matched)
+			}
 		case s.Apply != nil && s.Kind == "delete":
 			detail = fmt.Sprintf("%d deleted", s.Apply.Deleted)
 		case s.Apply != nil:
