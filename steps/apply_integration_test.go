@@ -225,3 +225,28 @@ steps:
 		}
 	}
 }
+
+// TestApplyErrorKeepsServerMessage: a rejected apply says why, in the
+// server's words, and names the object and where its manifest is.
+// Regression: the message was "the server rejected our request due to an
+// error in our request".
+func TestApplyErrorKeepsServerMessage(t *testing.T) {
+	c := liveCluster(t)
+	r := runLive(t, c, `
+name: bad-apply
+steps:
+  - apply:
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "Bad_Name"}
+`, nil)
+	if r.Outcome != engine.Failed {
+		t.Fatalf("outcome %s, want failed", r.Outcome)
+	}
+	for _, want := range []string{"ConfigMap/default/Bad_Name", "plan.yaml:6:9", `metadata.name: Invalid value: "Bad_Name"`} {
+		if !strings.Contains(r.Error, want) {
+			t.Errorf("error %q does not contain %q", r.Error, want)
+		}
+	}
+}
