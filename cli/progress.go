@@ -41,8 +41,7 @@ type liveProgress struct {
 	running []*liveStep // started, not finished: a stack (nested steps run inside their parent)
 	drawn   bool        // the live line is on screen
 	last    time.Time   // of the last redraw
-	stop    chan struct{}
-	done    chan struct{}
+	ticker  periodic
 }
 
 type liveStep struct {
@@ -73,30 +72,11 @@ func terminalWidth(w io.Writer) int {
 
 // Start redraws the line every redrawEvery, so the elapsed time moves even
 // when a step reports nothing; Stop ends that and clears the line.
-func (l *liveProgress) Start() {
-	l.stop, l.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(l.done)
-		t := time.NewTicker(redrawEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-l.stop:
-				return
-			case <-t.C:
-				l.tick()
-			}
-		}
-	}()
-}
+func (l *liveProgress) Start() { l.ticker.start(redrawEvery, l.tick) }
 
 // Stop stops the redraws started by Start and clears the live line.
 func (l *liveProgress) Stop() {
-	if l.stop != nil {
-		close(l.stop)
-		<-l.done
-		l.stop = nil
-	}
+	l.ticker.halt()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.erase()
@@ -281,8 +261,7 @@ type logObserver struct {
 	every   time.Duration
 	now     func() time.Time
 	running []*loggedStep // a stack, like liveProgress's
-	stop    chan struct{}
-	done    chan struct{}
+	ticker  periodic
 }
 
 type loggedStep struct {
@@ -303,29 +282,39 @@ func newLogObserver(log zerolog.Logger, tty bool) *logObserver {
 }
 
 // Start logs heartbeats until Stop.
-func (l *logObserver) Start() {
-	l.stop, l.done = make(chan struct{}), make(chan struct{})
+func (l *logObserver) Start() { l.ticker.start(time.Second, l.heartbeat) }
+
+// Stop stops the heartbeats.
+func (l *logObserver) Stop() { l.ticker.halt() }
+
+// periodic calls a function at an interval, from start until halt.
+type periodic struct {
+	stop, done chan struct{}
+}
+
+func (p *periodic) start(every time.Duration, f func()) {
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(l.done)
-		t := time.NewTicker(time.Second)
+		defer close(p.done)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
-			case <-l.stop:
+			case <-p.stop:
 				return
 			case <-t.C:
-				l.heartbeat()
+				f()
 			}
 		}
 	}()
 }
 
-// Stop stops the heartbeats.
-func (l *logObserver) Stop() {
-	if l.stop != nil {
-		close(l.stop)
-		<-l.done
-		l.stop = nil
+// halt stops the calls and waits for the last to end; safe to call twice.
+func (p *periodic) halt() {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
 	}
 }
 
