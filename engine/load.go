@@ -153,7 +153,13 @@ func yamlError(src *diag.Source, err error) error {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		var line int
 		fmt.Sscan(m[1], &line)
-		return src.Errorf(line, 1, "invalid YAML: %s", m[2])
+		hint := ""
+		if strings.HasPrefix(m[2], "did not find expected") {
+			// yaml.v3 names the line where the enclosing block or flow
+			// collection starts, not the line that broke it.
+			hint = " (in the block that starts here; check the indentation and brackets of the lines below)"
+		}
+		return src.Errorf(line, 1, "invalid YAML: %s%s", m[2], hint)
 	}
 	return fmt.Errorf("%s: invalid YAML: %s", src.File, strings.TrimPrefix(msg, "yaml: "))
 }
