@@ -63,11 +63,18 @@ type waitForAction struct {
 	n, min  engine.IntValue
 	holdFor time.Duration
 	outputs outputs
+	// keepManagedFields is set when an expression names managedFields;
+	// otherwise the wait drops them from the objects it holds.
+	keepManagedFields bool
 }
 
 // Build implements engine.Spec.
 func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 	a := &waitForAction{target: s.Target.build(b, b.Scope(), false), holdFor: s.HoldFor.Duration}
+	a.keepManagedFields = strings.Contains(s.Condition.Src, "managedFields")
+	for _, o := range s.Outputs {
+		a.keepManagedFields = a.keepManagedFields || strings.Contains(o.Src, "managedFields")
+	}
 	a.cond = b.Compile(s.Condition, b.Scope().With("object", map[string]any{}), eval.Bool)
 	if a.cond != nil {
 		a.paths = a.cond.Paths("object")
@@ -173,6 +180,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 		return err
 	}
 	w := newWaiter(a.cond, a.paths, q, a.holdFor, rt, vals)
+	w.keepManagedFields = a.keepManagedFields
 	env.Result.Wait = &engine.WaitResult{Quantifer: q.kind.String()}
 	defer func() { w.fillResult(env.Result.Wait) }()
 
@@ -244,6 +252,9 @@ type waiter struct {
 	label   string // lower-case kind, for object names in messages
 	vals    eval.Values
 	changed chan struct{} // the quantifier started or stopped holding
+	// keepManagedFields keeps metadata.managedFields in the objects held
+	// (about a third of a small object's memory).
+	keepManagedFields bool
 
 	mu        sync.Mutex
 	objs      map[objKey]*waitObj
@@ -289,6 +300,11 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 		func(o *metav1.ListOptions) {
 			o.LabelSelector, o.FieldSelector = rt.LabelSelector, fieldSel
 		}).Informer()
+	if !w.keepManagedFields {
+		if err := inf.SetTransform(dropManagedFields); err != nil {
+			return nil, err
+		}
+	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		if errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || ctx.Err() != nil {
 			return // the informer re-lists; nothing to report
@@ -324,6 +340,18 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 		}
 	}()
 	return stopped, nil
+}
+
+// dropManagedFields removes metadata.managedFields from an object before
+// the informer stores it, as kubectl get hides them: waiting on 10,000
+// ConfigMaps then needs less memory (bench/, docs/benchmarks.md).
+func dropManagedFields(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if md, ok := u.Object["metadata"].(map[string]any); ok {
+			delete(md, "managedFields")
+		}
+	}
+	return obj, nil
 }
 
 // upsert handles an added or updated object: it evaluates the condition for

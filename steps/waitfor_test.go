@@ -431,3 +431,39 @@ func loadBenchCondition(b *testing.B) *eval.Program {
 	}
 	return plan.Steps[0].Action.(*waitForAction).cond
 }
+
+// A wait drops managedFields from the objects it holds (less memory with
+// many objects: bench/), unless an expression names them.
+func TestWaitForDropsManagedFields(t *testing.T) {
+	t.Parallel()
+	withFields := func(name string) runtime.Object {
+		u := podObj(name, "Running")
+		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}})
+		return u
+	}
+	cl := newFakeCluster(t, withFields("a"))
+	res := runYAML(t.Context(), t, cl, `name: t
+steps:
+- timeout: 2s
+  waitFor:
+    apiVersion: v1
+    kind: Pod
+    condition: object.status.phase == "Running"
+    outputs:
+      keys: join(sort(keys(objects[0].metadata)), ",")
+- timeout: 2s
+  waitFor:
+    apiVersion: v1
+    kind: Pod
+    name: '${{ keys == "labels,name,namespace" ? "a" : "not-" + keys }}'
+    condition: "true"
+- timeout: 2s
+  waitFor:
+    apiVersion: v1
+    kind: Pod
+    condition: len(object.metadata.managedFields) == 1
+`)
+	if res.Outcome != engine.Passed {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+}

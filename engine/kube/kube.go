@@ -30,8 +30,12 @@ import (
 type Options struct {
 	Kubeconfig string // empty: KUBECONFIG, ~/.kube/config, then in-cluster
 	Context    string
-	QPS        float32
-	Burst      int
+	// QPS and Burst bound the client's requests. QPS 0 keeps the
+	// kubeconfig's (client-go's default, 5); a negative QPS removes the
+	// client-side limit and leaves throttling to the API server's priority
+	// and fairness, as kubectl does.
+	QPS   float32
+	Burst int
 }
 
 // ErrUnreachable marks failures to reach or authenticate to the cluster.
@@ -42,8 +46,10 @@ type Client struct {
 	Config  *rest.Config
 	Context string // the kubeconfig context in use, if any
 	dyn     dynamic.Interface
-	disc    discovery.DiscoveryInterface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	// disc caches discovery in memory: the groups Check reads are the ones
+	// the mapper then uses, one discovery per run rather than two.
+	disc   discovery.CachedDiscoveryInterface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
 
 	mu        sync.Mutex
 	lastReset time.Time
@@ -69,7 +75,10 @@ func Load(o Options) (*rest.Config, string, error) {
 	if raw, err := cc.RawConfig(); err == nil && ctxName == "" {
 		ctxName = raw.CurrentContext
 	}
-	if o.QPS > 0 {
+	switch {
+	case o.QPS < 0:
+		cfg.QPS = -1 // client-go makes no rate limiter
+	case o.QPS > 0:
 		cfg.QPS = o.QPS
 	}
 	if o.Burst > 0 {
@@ -102,9 +111,10 @@ func NewForConfig(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
+	cached := memory.NewMemCacheClient(disc)
 	return &Client{
-		Config: cfg, dyn: dyn, disc: disc,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
+		Config: cfg, dyn: dyn, disc: cached,
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached),
 	}, nil
 }
 
@@ -125,7 +135,8 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 			ch <- result{err: err}
 			return
 		}
-		// /version is open to anyone; ask for something that needs credentials.
+		// /version is open to anyone; ask for something that needs
+		// credentials. The answer fills the mapper's cache.
 		if _, err := c.disc.ServerGroups(); err != nil {
 			ch <- result{err: err}
 			return
