@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +30,7 @@ type runOptions struct {
 	logLevel       string
 	dryRun         bool
 	reportDir      string
+	cpuProfile     string
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -39,12 +42,15 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.cleanup, "cleanup", "", "when to delete what the plan created: always, on-success or never (default: the plan's cleanup)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound on each plan, overriding the plan's timeout")
 	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", engine.DefaultCleanupTimeout, "bound on the cleanup of each plan")
-	f.Float32Var(&o.qps, "qps", 200, "client queries per second to the API server")
+	f.Float32Var(&o.qps, "qps", 200, "client queries per second to the API server (negative: no client-side limit)")
 	f.IntVar(&o.burst, "burst", 400, "client burst to the API server")
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
+	// For benchmarks (bench/): where runner's own time goes.
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	_ = f.MarkHidden("cpuprofile")
 }
 
 // runPlans validates every plan, connects, then runs them in order. The
@@ -53,6 +59,13 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	log, err := newLogger(o.streams.Err, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	policy := engine.CleanupPolicy(o.cleanup)
 	switch policy {
@@ -112,6 +125,22 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 	}
 	return err
+}
+
+// startCPUProfile profiles the process until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cpuprofile: %v", ErrUsage, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // worst turns the results into the error that decides the exit code.
