@@ -52,5 +52,15 @@ demo: build cluster-bins
 	KUBECONFIG=$(SIM_DIR)/kubeconfig $(BIN) $(DEMO_FLAGS) scenarios/bi-scalability.yaml || rc=$$?; \
 	exit $$rc
 
+# Benchmarks against kubectl, chainsaw and a client-go loop on a local cluster
+# of their own (about 40 minutes; not part of test). Writes
+# bench/results/<date>.json and the generated part of docs/benchmarks.md.
+# Knobs: BENCH_FLAGS, e.g. "--suites apply,wait --rounds 3" (bin/bench -h).
+BENCH_FLAGS ?=
+bench: build cluster-bins
+	bench/build.sh >/dev/null
+	$(GO) build -o bin/bench ./bench/cmd/bench
+	bin/bench $(BENCH_FLAGS)
+
 clean:
 	rm -rf bin .sim

@@ -1,0 +1,210 @@
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Results is everything one `make bench` measured; it is written as
+// bench/results/<date>.json and rendered into docs/benchmarks.md.
+type Results struct {
+	Date     string            `json:"date"`
+	Start    time.Time         `json:"start"`
+	End      time.Time         `json:"end"`
+	Machine  Machine           `json:"machine"`
+	Versions map[string]string `json:"versions"`
+	Settings Settings          `json:"settings"`
+	// Commands are the command lines of each tool, with placeholders.
+	Commands map[string]string `json:"commands"`
+	// Host is how busy the machine was with others' work during the trials.
+	Host    HostLoad       `json:"host"`
+	Apply   []ApplySet     `json:"apply,omitempty"`
+	Wait    *WaitSuite     `json:"wait,omitempty"`
+	APILoad *APILoadSuite  `json:"apiLoad,omitempty"`
+	Memory  *MemorySuite   `json:"memory,omitempty"`
+	Seed    []SeedRun      `json:"seed,omitempty"`
+	Errors  []string       `json:"errors,omitempty"`
+	Notes   []string       `json:"notes,omitempty"`
+	Suites  map[string]int `json:"suiteSeconds,omitempty"`
+}
+
+// Settings are the knobs of the run.
+type Settings struct {
+	Rounds              int     `json:"rounds"`
+	ChainsawApplyRounds int     `json:"chainsawApplyRounds"`
+	Parallel            int     `json:"parallel"`
+	QPS                 float64 `json:"qps"`
+	Burst               int     `json:"burst"`
+	WaitTrials          int     `json:"waitTrials"`
+	KubectlTrials       []int   `json:"kubectlWaitTrials"` // per wait size
+	WaitSizes           []int   `json:"waitSizes"`
+	APILoadSeconds      int     `json:"apiLoadSeconds"`
+	APILoadObjects      int     `json:"apiLoadObjects"`
+	MemoryObjects       int     `json:"memoryObjects"`
+	MemoryRounds        int     `json:"memoryRounds"`
+	SeedReplicas        []int   `json:"seedReplicas"`
+	MaxLoadAtStart      float64 `json:"maxLoadAtStart"`
+	LoadAtStart         float64 `json:"loadAtStart"`
+	WaitedForLoadMS     int64   `json:"waitedForLoadMs"`
+}
+
+// HostLoad summarises the machine's other work during trials: foreign
+// cores (CPU of processes that are not ours, averaged over each trial) and
+// the 1-minute load average at each trial's start (ours included).
+type HostLoad struct {
+	Foreign Summary `json:"foreignCores"`
+	Load1   Summary `json:"load1"`
+}
+
+// Trial is what every measured run records about the machine.
+type Trial struct {
+	Round   int     `json:"round"`
+	Tool    string  `json:"tool"`
+	OK      bool    `json:"ok"`
+	Error   string  `json:"error,omitempty"`
+	Exit    int     `json:"exitCode"`
+	CPU     float64 `json:"toolCpuSeconds"`
+	Foreign float64 `json:"foreignCores"`
+	Load1   float64 `json:"load1"`
+}
+
+// ApplySet is the apply benchmark for one workload.
+type ApplySet struct {
+	Workload string       `json:"workload"`
+	Objects  int          `json:"objects"`
+	Tools    []string     `json:"tools"`
+	Trials   []ApplyTrial `json:"trials"`
+}
+
+// ApplyTrial is one tool applying the workload once.
+type ApplyTrial struct {
+	Trial
+	Seconds  float64            `json:"seconds"`
+	Created  int                `json:"created"`  // objects present afterwards
+	Requests map[string]float64 `json:"requests"` // to the workload's resource, by verb
+}
+
+// WaitSuite is the wait detection latency benchmark.
+type WaitSuite struct {
+	Sizes  []WaitSize         `json:"sizes"`
+	Checks []CorrectnessCheck `json:"checks"`
+}
+
+// WaitSize is the latency trials at one number of objects.
+type WaitSize struct {
+	Objects int         `json:"objects"`
+	Tools   []string    `json:"tools"`
+	Trials  []WaitTrial `json:"trials"`
+}
+
+// WaitTrial is one wait: LatencyMS = the tool's exit − the response to the
+// last flip; LineMS, for runner, uses the arrival of its "step passed" log
+// line instead of its exit.
+type WaitTrial struct {
+	Trial
+	LatencyMS float64 `json:"latencyMs"`
+	LineMS    float64 `json:"lineMs,omitempty"`
+	FlipMS    float64 `json:"flipMs"` // how long flipping all objects took
+}
+
+// CorrectnessCheck says whether a tool refused to report done when it
+// should not have.
+type CorrectnessCheck struct {
+	Tool    string  `json:"tool"`
+	Case    string  `json:"case"`
+	Correct bool    `json:"correct"`
+	Exit    int     `json:"exitCode"`
+	Seconds float64 `json:"seconds"`
+	Detail  string  `json:"detail"`
+}
+
+// APILoadSuite is the request count of a wait that never ends.
+type APILoadSuite struct {
+	Objects int          `json:"objects"`
+	Seconds float64      `json:"seconds"`
+	Idle    APILoadRun   `json:"idle"`
+	Runs    []APILoadRun `json:"runs"`
+}
+
+// APILoadRun is the API server's request counters across one tool's wait.
+type APILoadRun struct {
+	Tool    string             `json:"tool"`
+	Seconds float64            `json:"seconds"` // between the two scrapes
+	Total   float64            `json:"total"`   // every request
+	Target  map[string]float64 `json:"target"`  // to configmaps, by verb
+	// Own are the tool's own requests, from the audit log (by user agent):
+	// "VERB resource" or "GET /path" for discovery.
+	Own  map[string]float64 `json:"own,omitempty"`
+	Exit int                `json:"exitCode"`
+	CPU  float64            `json:"toolCpuSeconds"`
+}
+
+// TargetTotal sums the requests to the target resource.
+func (r APILoadRun) TargetTotal() float64 {
+	t := 0.0
+	for _, v := range r.Target {
+		t += v
+	}
+	return t
+}
+
+// OwnTotal sums the tool's own requests.
+func (r APILoadRun) OwnTotal() float64 {
+	t := 0.0
+	for _, v := range r.Own {
+		t += v
+	}
+	return t
+}
+
+// MemorySuite is the peak memory of a wait on many objects.
+type MemorySuite struct {
+	Objects int         `json:"objects"`
+	Seconds float64     `json:"seconds"`
+	Runs    []MemoryRun `json:"runs"`
+}
+
+// MemoryRun is one tool's peak resident set (ru_maxrss) during the wait.
+type MemoryRun struct {
+	Trial
+	MaxRSSMB float64 `json:"maxRssMB"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// SeedRun is one run of scenarios/bi-scalability.yaml.
+type SeedRun struct {
+	Replicas int     `json:"replicas"`
+	Volumes  int     `json:"volumes"`
+	Outcome  string  `json:"outcome"`
+	Exit     int     `json:"exitCode"`
+	Seconds  float64 `json:"seconds"`
+	CPU      float64 `json:"cpuSeconds"`
+	MaxRSSMB float64 `json:"maxRssMB"`
+	Foreign  float64 `json:"foreignCores"`
+	Phases   []Phase `json:"phases"`
+	Source   string  `json:"phaseSource"` // report.json or log
+	Profile  string  `json:"profileTop,omitempty"`
+	Command  string  `json:"command"`
+}
+
+// Phase is one step (or the cleanup) of a seed run.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Outcome string  `json:"outcome,omitempty"`
+}
+
+// Write writes r as indented JSON to dir/<date>.json and returns the path.
+func (r *Results) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, r.Date+".json")
+	return path, os.WriteFile(path, append(data, '\n'), 0o644)
+}
