@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -155,6 +156,17 @@ func (r APILoadRun) OwnTotal() float64 {
 	t := 0.0
 	for _, v := range r.Own {
 		t += v
+	}
+	return t
+}
+
+// OwnResource sums the tool's own requests to one resource.
+func (r APILoadRun) OwnResource(resource string) float64 {
+	t := 0.0
+	for k, v := range r.Own {
+		if strings.HasSuffix(k, " "+resource) {
+			t += v
+		}
 	}
 	return t
 }

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/scenario-runner/runner/bench"
 )
 
 // Exit codes, decided here only.
@@ -38,6 +41,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "createloop" {
 		if err := createLoop(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "createloop:", err)
+			os.Exit(exitFailed)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "render" {
+		if err := render(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "render:", err)
 			os.Exit(exitFailed)
 		}
 		return
@@ -170,6 +180,28 @@ func parseFlags(args []string) (config, error) {
 		return c, errors.New("--rounds, --wait-trials and --parallel must be at least 1")
 	}
 	return c, nil
+}
+
+// render rewrites the doc's generated section from a results file, e.g.
+// after a change to the tables: bench render bench/results/<date>.json.
+func render(args []string) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	doc := fs.String("doc", "docs/benchmarks.md", "Markdown file whose generated section is rewritten")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: bench render [--doc FILE] RESULTS.json")
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var r bench.Results
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	return bench.UpdateDoc(*doc, &r, filepath.ToSlash(fs.Arg(0)))
 }
 
 func ints(flagName, s string) ([]int, error) {

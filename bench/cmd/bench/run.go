@@ -137,9 +137,24 @@ func (d *driver) clearWork() error {
 	return nil
 }
 
+// portable shortens the machine's paths in a command line for the doc:
+// the repository root goes, the home folder becomes ~.
+func portable(s string) string {
+	if wd, err := os.Getwd(); err == nil {
+		s = strings.ReplaceAll(s, wd+string(filepath.Separator), "")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "/" {
+		s = strings.ReplaceAll(s, home, "~")
+	}
+	return s
+}
+
 // write saves the JSON results and rewrites the doc's generated section.
 func (d *driver) write() error {
 	d.res.End = time.Now()
+	for k, v := range d.res.Commands {
+		d.res.Commands[k] = portable(v)
+	}
 	d.res.Host = bench.HostLoad{Foreign: bench.Summarize(d.foreign), Load1: bench.Summarize(d.load1)}
 	path, err := d.res.Write(d.cfg.out)
 	if err != nil {
