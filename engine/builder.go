@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -128,14 +129,10 @@ func (b *Builder) Declare(name string, pos diag.Pos) {
 
 // Steps decodes and builds a nested list of steps (a timeProbe's), with the
 // current scope; outputs declared inside stay visible after it.
-func (b *Builder) Steps(nodes []Node, parent string) []*Step {
-	return b.buildSteps(nodes, parent)
-}
-
-func (b *Builder) buildSteps(nodes []Node, parent string) []*Step {
+func (b *Builder) Steps(nodes []Node) []*Step {
 	steps := make([]*Step, 0, len(nodes))
-	for i, n := range nodes {
-		if s := b.buildStep(n, i, parent); s != nil {
+	for _, n := range nodes {
+		if s := b.buildStep(n); s != nil {
 			steps = append(steps, s)
 		}
 	}
@@ -150,7 +147,7 @@ var commonKeys = func() []string {
 	return keys
 }()
 
-func (b *Builder) buildStep(n Node, index int, parent string) *Step {
+func (b *Builder) buildStep(n Node) *Step {
 	d := &decode.Decoder{Loc: n.Loc, Errs: b.dec.Errs}
 	node := n.Node
 	if node.Kind != yaml.MappingNode {
@@ -169,7 +166,7 @@ func (b *Builder) buildStep(n Node, index int, parent string) *Step {
 			kindKey, kindVal = k, v
 			continue
 		}
-		if !contains(commonKeys, k.Value) {
+		if !slices.Contains(commonKeys, k.Value) {
 			d.Errorf(k, "%s", decode.UnknownKey(k.Value, append(append([]string{}, commonKeys...), b.registry.Names()...)))
 			continue
 		}
@@ -203,16 +200,5 @@ func (b *Builder) buildStep(n Node, index int, parent string) *Step {
 			name = ds.Describe()
 		}
 	}
-	_ = index
-	_ = parent
 	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

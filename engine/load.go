@@ -118,7 +118,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	if stepsNode := valueOf(body, "steps"); stepsNode != nil && stepsNode.Kind == yaml.SequenceNode && len(stepsNode.Content) == 0 {
 		errs.Add(diag.NodeError(src, stepsNode, "a plan needs at least one step"))
 	}
-	p.Steps = b.buildSteps(spec.Steps, "")
+	p.Steps = b.Steps(spec.Steps)
 	if errs.Len() > 0 {
 		return fail()
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"reflect"
-	"strings"
 
 	"github.com/scenario-runner/runner/engine/decode"
 )
@@ -146,7 +145,7 @@ func (g *schemaGen) structSchema(t reflect.Type) map[string]any {
 		s["required"] = required
 	}
 	if t == typeOf[PlanSpec]() {
-		props["name"].(map[string]any)["pattern"] = strings.TrimSuffix(planName.String(), "")
+		props["name"].(map[string]any)["pattern"] = planName.String()
 	}
 	return s
 }

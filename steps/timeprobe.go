@@ -56,7 +56,7 @@ func (s *TimeProbeSpec) Build(b *engine.Builder) (engine.Action, error) {
 	if len(s.Steps) == 0 {
 		b.Errorf(b.Here(), "timeProbe %q has no steps to time", s.Name)
 	}
-	a.steps = b.Steps(s.Steps, s.Name)
+	a.steps = b.Steps(s.Steps)
 	scope := b.Scope().With("duration", time.Duration(0)).With("samples", []time.Duration{})
 	for _, n := range probeNames {
 		scope = scope.With(n, time.Duration(0))
