@@ -8,7 +8,7 @@ import (
 
 	"github.com/scenario-runner/runner/cli"
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 )
 
 // Exit codes, listed in the README. They are decided here and nowhere else.

@@ -7,7 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/report"
 )
 

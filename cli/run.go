@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 )
 
 type runOptions struct {

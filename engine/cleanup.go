@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 )
 
 // cleaner records what a run created or changed, in order, and deletes the

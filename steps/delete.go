@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/engine/manifest"
 )
 

@@ -15,7 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/kube"
+	"github.com/scenario-runner/runner/kube"
 )
 
 // fakeCluster is an engine.Cluster over the dynamic fake client, knowing a
