@@ -40,6 +40,7 @@ fuzz:
 
 schema:
 	$(GO) run . schema > schemas/scenario.schema.json
+	$(GO) run . schema --report > schemas/report.schema.json
 
 # Build what is missing, start the local cluster with the Longhorn simulator,
 # run the seed scenario, print the result, stop the cluster; exit with the

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 // How the live progress line behaves.
@@ -45,9 +45,9 @@ type liveProgress struct {
 }
 
 type liveStep struct {
-	s     *engine.StepResult
+	s     *result.Step
 	start time.Time
-	p     engine.Progress
+	p     result.Progress
 	has   bool
 }
 
@@ -89,7 +89,7 @@ func (l *liveProgress) tick() {
 }
 
 // StepStarted implements engine.Observer.
-func (l *liveProgress) StepStarted(s *engine.StepResult) {
+func (l *liveProgress) StepStarted(s *result.Step) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.running = append(l.running, &liveStep{s: s, start: l.now()})
@@ -97,7 +97,7 @@ func (l *liveProgress) StepStarted(s *engine.StepResult) {
 }
 
 // StepProgress implements engine.Observer.
-func (l *liveProgress) StepProgress(s *engine.StepResult, p engine.Progress) {
+func (l *liveProgress) StepProgress(s *result.Step, p result.Progress) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r := l.find(s); r != nil {
@@ -107,7 +107,7 @@ func (l *liveProgress) StepProgress(s *engine.StepResult, p engine.Progress) {
 }
 
 // StepFinished implements engine.Observer.
-func (l *liveProgress) StepFinished(s *engine.StepResult) {
+func (l *liveProgress) StepFinished(s *result.Step) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var r *liveStep
@@ -122,14 +122,14 @@ func (l *liveProgress) StepFinished(s *engine.StepResult) {
 	if r == nil {
 		r = &liveStep{s: s, start: s.Start}
 	}
-	if depth == 0 || s.Outcome != engine.Passed {
+	if depth == 0 || s.Outcome != result.Passed {
 		l.erase()
 		fmt.Fprintln(l.w, l.fit(strings.Repeat("  ", depth)+finalLine(r)))
 	}
 	l.redraw(true)
 }
 
-func (l *liveProgress) find(s *engine.StepResult) *liveStep {
+func (l *liveProgress) find(s *result.Step) *liveStep {
 	for _, r := range l.running {
 		if r.s == s {
 			return r
@@ -179,14 +179,14 @@ func (l *liveProgress) liveLine(now time.Time) string {
 // <first line of the error>".
 func finalLine(r *liveStep) string {
 	mark := "✓"
-	if r.s.Outcome != engine.Passed {
+	if r.s.Outcome != result.Passed {
 		mark = "✗"
 	}
-	line := mark + " " + r.s.Name + "  " + round(r.s.Duration()).String()
+	line := mark + " " + r.s.Name + "  " + result.FormatDuration(r.s.Duration())
 	if r.has {
 		line += "  " + progressText(r.p)
 	}
-	if r.s.Outcome != engine.Passed {
+	if r.s.Outcome != result.Passed {
 		first, _, _ := strings.Cut(r.s.Error, "\n")
 		line += "  " + string(r.s.Outcome)
 		if first != "" {
@@ -196,7 +196,7 @@ func finalLine(r *liveStep) string {
 	return line
 }
 
-func progressText(p engine.Progress) string {
+func progressText(p result.Progress) string {
 	unit := p.Unit
 	if unit == "" {
 		unit = "done"
@@ -265,11 +265,11 @@ type logObserver struct {
 }
 
 type loggedStep struct {
-	s            *engine.StepResult
+	s            *result.Step
 	start        time.Time
 	lastLog      time.Time // any line about the step: for the heartbeat
 	lastProgress time.Time // a progress line: for the rate of those
-	p            engine.Progress
+	p            result.Progress
 	has          bool
 }
 
@@ -318,7 +318,7 @@ func (p *periodic) halt() {
 	}
 }
 
-func (l *logObserver) StepStarted(s *engine.StepResult) {
+func (l *logObserver) StepStarted(s *result.Step) {
 	l.mu.Lock()
 	now := l.now()
 	l.running = append(l.running, &loggedStep{s: s, start: now, lastLog: now})
@@ -326,7 +326,7 @@ func (l *logObserver) StepStarted(s *engine.StepResult) {
 	l.log.Info().Str("step", s.Name).Str("kind", s.Kind).Msg("step started")
 }
 
-func (l *logObserver) StepProgress(s *engine.StepResult, p engine.Progress) {
+func (l *logObserver) StepProgress(s *result.Step, p result.Progress) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.find(s)
@@ -377,10 +377,10 @@ func (l *logObserver) heartbeat() {
 		return
 	}
 	r.lastLog = now
-	l.logProgress(r, "still running after "+round(now.Sub(r.start)).String())
+	l.logProgress(r, "still running after "+result.FormatDuration(now.Sub(r.start)))
 }
 
-func (l *logObserver) find(s *engine.StepResult) *loggedStep {
+func (l *logObserver) find(s *result.Step) *loggedStep {
 	for _, r := range l.running {
 		if r.s == s {
 			return r
@@ -389,7 +389,7 @@ func (l *logObserver) find(s *engine.StepResult) *loggedStep {
 	return nil
 }
 
-func (l *logObserver) StepFinished(s *engine.StepResult) {
+func (l *logObserver) StepFinished(s *result.Step) {
 	l.mu.Lock()
 	for i, r := range l.running {
 		if r.s == s {
@@ -398,7 +398,7 @@ func (l *logObserver) StepFinished(s *engine.StepResult) {
 		}
 	}
 	l.mu.Unlock()
-	if s.Outcome == engine.Passed {
+	if s.Outcome == result.Passed {
 		l.log.Info().Str("step", s.Name).Dur("took", s.Duration()).Msg("step passed")
 		return
 	}

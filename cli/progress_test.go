@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 type fakeClock struct{ t time.Time }
@@ -22,14 +23,14 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 type ev struct {
 	ms   int
 	do   string // start, progress, tick, finish, log
-	step *engine.StepResult
-	p    engine.Progress
-	out  engine.Outcome
+	step *result.Step
+	p    result.Progress
+	out  result.Outcome
 	err  string
 	text string // for log
 }
 
-func newStep(name string) *engine.StepResult { return &engine.StepResult{Name: name} }
+func newStep(name string) *result.Step { return &result.Step{Name: name} }
 
 // play runs events against o with the clock c; finish sets the step's
 // outcome, error and times as the engine does.
@@ -49,7 +50,7 @@ func play(t *testing.T, c *fakeClock, o engine.Observer, tick func(), logw func(
 		case "finish":
 			e.step.End, e.step.Outcome, e.step.Error = c.t, e.out, e.err
 			if e.step.Outcome == "" {
-				e.step.Outcome = engine.Passed
+				e.step.Outcome = result.Passed
 			}
 			o.StepFinished(e.step)
 		case "log":
@@ -76,12 +77,12 @@ func TestLiveProgress(t *testing.T) {
 			name: "apply counts, throttled",
 			events: []ev{
 				{ms: 0, do: "start", step: apply},
-				{ms: 50, do: "progress", step: apply, p: engine.Progress{Done: 1, Total: 250, Unit: "applied"}},   // too soon
-				{ms: 150, do: "progress", step: apply, p: engine.Progress{Done: 60, Total: 250, Unit: "applied"}}, // too soon
-				{ms: 210, do: "progress", step: apply, p: engine.Progress{Done: 120, Total: 250, Unit: "applied"}},
+				{ms: 50, do: "progress", step: apply, p: result.Progress{Done: 1, Total: 250, Unit: "applied"}},   // too soon
+				{ms: 150, do: "progress", step: apply, p: result.Progress{Done: 60, Total: 250, Unit: "applied"}}, // too soon
+				{ms: 210, do: "progress", step: apply, p: result.Progress{Done: 120, Total: 250, Unit: "applied"}},
 				{ms: 300, do: "tick"}, // too soon
 				{ms: 410, do: "tick"},
-				{ms: 1500, do: "progress", step: apply, p: engine.Progress{Done: 250, Total: 250, Unit: "applied"}},
+				{ms: 1500, do: "progress", step: apply, p: result.Progress{Done: 250, Total: 250, Unit: "applied"}},
 				{ms: 1520, do: "finish", step: apply},
 			},
 			want: "⟲▶ create config maps  0.0s" +
@@ -94,9 +95,9 @@ func TestLiveProgress(t *testing.T) {
 			name: "a long wait: elapsed time moves without progress; matched shown when it differs",
 			events: []ev{
 				{ms: 0, do: "start", step: wait},
-				{ms: 100, do: "progress", step: wait, p: engine.Progress{Done: 242, Total: 250, Unit: "satisfied", Matched: 250}},
+				{ms: 100, do: "progress", step: wait, p: result.Progress{Done: 242, Total: 250, Unit: "satisfied", Matched: 250}},
 				{ms: 65_000, do: "tick"},
-				{ms: 66_000, do: "progress", step: wait, p: engine.Progress{Done: 249, Total: 250, Unit: "satisfied", Matched: 249}},
+				{ms: 66_000, do: "progress", step: wait, p: result.Progress{Done: 249, Total: 250, Unit: "satisfied", Matched: 249}},
 				{ms: 70_000, do: "finish", step: wait},
 			},
 			want: "⟲▶ every claim is Bound  0.0s" +
@@ -112,8 +113,8 @@ func TestLiveProgress(t *testing.T) {
 				{ms: 10, do: "start", step: child},
 				{ms: 900, do: "finish", step: child},
 				{ms: 910, do: "start", step: child},
-				{ms: 2000, do: "finish", step: child, out: engine.TimedOut, err: "step timeout of 1s reached: waiting for Volume\nnot satisfied: ..."},
-				{ms: 2001, do: "finish", step: probe, out: engine.TimedOut, err: "step timeout of 1s reached"},
+				{ms: 2000, do: "finish", step: child, out: result.TimedOut, err: "step timeout of 1s reached: waiting for Volume\nnot satisfied: ..."},
+				{ms: 2001, do: "finish", step: probe, out: result.TimedOut, err: "step timeout of 1s reached"},
 			},
 			want: "⟲▶ timeProbe attach  0.0s" +
 				"⟲▶ timeProbe attach › the volume is attached  0.0s" +
@@ -128,7 +129,7 @@ func TestLiveProgress(t *testing.T) {
 			events: []ev{
 				{ms: 0, do: "start", step: bad},
 				{ms: 300, do: "log", text: "03:04:05 WRN something\n"},
-				{ms: 400, do: "finish", step: bad, out: engine.Failed, err: "boom"},
+				{ms: 400, do: "finish", step: bad, out: result.Failed, err: "boom"},
 				{ms: 500, do: "log", text: "03:04:06 INF cleaning up\n"},
 			},
 			want: "⟲▶ every pod is Running  0.0s" +
@@ -176,20 +177,20 @@ func TestLogObserver(t *testing.T) {
 			name: "a long wait with no changes still logs",
 			events: []ev{
 				{ms: 0, do: "start", step: wait},
-				{ms: 100, do: "progress", step: wait, p: engine.Progress{Done: 242, Total: 250, Unit: "satisfied", Matched: 250}},
-				{ms: 5_000, do: "progress", step: wait, p: engine.Progress{Done: 243, Total: 250, Unit: "satisfied", Matched: 250}}, // too soon
+				{ms: 100, do: "progress", step: wait, p: result.Progress{Done: 242, Total: 250, Unit: "satisfied", Matched: 250}},
+				{ms: 5_000, do: "progress", step: wait, p: result.Progress{Done: 243, Total: 250, Unit: "satisfied", Matched: 250}}, // too soon
 				{ms: 29_000, do: "tick"},
 				{ms: 30_100, do: "tick"}, // 30s after the last log line
 				{ms: 45_000, do: "tick"},
 				{ms: 60_200, do: "tick"},
-				{ms: 61_000, do: "progress", step: wait, p: engine.Progress{Done: 250, Total: 250, Unit: "satisfied", Matched: 250}}, // complete
+				{ms: 61_000, do: "progress", step: wait, p: result.Progress{Done: 250, Total: 250, Unit: "satisfied", Matched: 250}}, // complete
 				{ms: 61_000, do: "finish", step: wait},
 			},
 			want: []string{
 				"info every claim is Bound step started",
 				"info every claim is Bound 242/250 satisfied",
 				"info every claim is Bound 243/250 satisfied, still running after 30.1s",
-				"info every claim is Bound 243/250 satisfied, still running after 1m0s",
+				"info every claim is Bound 243/250 satisfied, still running after 1m",
 				"info every claim is Bound 250/250 satisfied",
 				"info every claim is Bound step passed",
 			},
@@ -200,8 +201,8 @@ func TestLogObserver(t *testing.T) {
 				{ms: 0, do: "start", step: probe},
 				{ms: 0, do: "start", step: child},
 				{ms: 31_000, do: "tick"},
-				{ms: 32_000, do: "finish", step: child, out: engine.Failed, err: "boom"},
-				{ms: 32_000, do: "finish", step: probe, out: engine.Failed, err: "boom"},
+				{ms: 32_000, do: "finish", step: child, out: result.Failed, err: "boom"},
+				{ms: 32_000, do: "finish", step: probe, out: result.Failed, err: "boom"},
 				{ms: 90_000, do: "tick"}, // nothing runs: nothing logged
 			},
 			want: []string{

@@ -9,6 +9,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/report"
+	"github.com/scenario-runner/runner/result"
 )
 
 // stoppableObserver is an engine.Observer with background work (redraws,
@@ -38,7 +39,7 @@ func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.
 // writeReport writes report.json, junit.xml and report.html of results into
 // --report-dir and lists their paths on stderr. A report that cannot be
 // written fails the command.
-func writeReport(o *runOptions, results []*engine.Result, client *kube.Client, server string) error {
+func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, server string) error {
 	var args []string
 	for _, v := range o.valuesFiles {
 		args = append(args, "--values", v)

@@ -20,23 +20,24 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/localcluster/clustertest"
 	"github.com/scenario-runner/runner/report"
+	"github.com/scenario-runner/runner/result"
 )
 
 // TestWorstOfSeveralPlans: the exit code of an invocation is the worst
 // outcome of its plans, and the summary lists each plan then the totals.
 func TestWorstOfSeveralPlans(t *testing.T) {
-	res := func(name string, o engine.Outcome) *engine.Result {
-		return &engine.Result{Name: name, File: name + ".yaml", Outcome: o}
+	res := func(name string, o result.Outcome) *result.Plan {
+		return &result.Plan{Name: name, File: name + ".yaml", Outcome: o}
 	}
 	for _, tc := range []struct {
 		name    string
-		results []*engine.Result
+		results []*result.Plan
 		want    error
 	}{
-		{"all passed", []*engine.Result{res("a", engine.Passed), res("b", engine.Passed)}, nil},
-		{"one failed", []*engine.Result{res("a", engine.Failed), res("b", engine.Passed)}, ErrFailed},
-		{"one timed out", []*engine.Result{res("a", engine.Passed), res("b", engine.TimedOut)}, ErrFailed},
-		{"interrupted beats failed", []*engine.Result{res("a", engine.Failed), res("b", engine.Interrupted)}, ErrInterrupted},
+		{"all passed", []*result.Plan{res("a", result.Passed), res("b", result.Passed)}, nil},
+		{"one failed", []*result.Plan{res("a", result.Failed), res("b", result.Passed)}, ErrFailed},
+		{"one timed out", []*result.Plan{res("a", result.Passed), res("b", result.TimedOut)}, ErrFailed},
+		{"interrupted beats failed", []*result.Plan{res("a", result.Failed), res("b", result.Interrupted)}, ErrInterrupted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := worst(context.Background(), tc.results)
@@ -66,18 +67,18 @@ func TestLiveProgressConcurrent(t *testing.T) {
 	logged := newLogObserver(liveLogger(zerolog.New(io.Discard), live), false)
 	logged.Start()
 	for _, o := range []engine.Observer{live, logged} {
-		s := &engine.StepResult{Name: "apply", Start: time.Now()}
+		s := &result.Step{Name: "apply", Start: time.Now()}
 		o.StepStarted(s)
 		var wg sync.WaitGroup
 		for g := range 8 {
 			wg.Go(func() {
 				for i := range 200 {
-					o.StepProgress(s, engine.Progress{Done: g*200 + i, Total: 1600, Unit: "applied"})
+					o.StepProgress(s, result.Progress{Done: g*200 + i, Total: 1600, Unit: "applied"})
 				}
 			})
 		}
 		wg.Wait()
-		s.End, s.Outcome = time.Now(), engine.Passed
+		s.End, s.Outcome = time.Now(), result.Passed
 		o.StepFinished(s)
 	}
 	live.Stop()

@@ -18,6 +18,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/localcluster"
 	"github.com/scenario-runner/runner/longhornsim"
+	"github.com/scenario-runner/runner/report"
 	"github.com/scenario-runner/runner/steps"
 )
 
@@ -140,12 +141,16 @@ func wrapArgs(c *cobra.Command) {
 }
 
 func newSchemaCommand(streams Streams) *cobra.Command {
-	return &cobra.Command{
+	var ofReport bool
+	cmd := &cobra.Command{
 		Use:   "schema",
-		Short: "Print the JSON Schema of the plan format",
+		Short: "Print the JSON Schema of the plan format (--report: of report.json)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			s, err := engine.Schema(steps.Kinds())
+			if ofReport {
+				s, err = report.Schema(steps.Kinds().Details())
+			}
 			if err != nil {
 				return err
 			}
@@ -153,6 +158,8 @@ func newSchemaCommand(streams Streams) *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&ofReport, "report", false, "print the schema of report.json instead")
+	return cmd
 }
 
 func newVersionCommand(streams Streams) *cobra.Command {

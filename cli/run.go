@@ -12,6 +12,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/result"
 )
 
 type runOptions struct {
@@ -67,9 +68,9 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 		defer stop()
 	}
-	policy := engine.CleanupPolicy(o.cleanup)
+	policy := result.CleanupPolicy(o.cleanup)
 	switch policy {
-	case "", engine.CleanupAlways, engine.CleanupOnSuccess, engine.CleanupNever:
+	case "", result.CleanupAlways, result.CleanupOnSuccess, result.CleanupNever:
 	default:
 		return fmt.Errorf("%w: --cleanup %q: use always, on-success or never", ErrUsage, o.cleanup)
 	}
@@ -100,7 +101,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	observer, log := newObserver(o, log)
 	defer observer.Stop()
 
-	var results []*engine.Result
+	var results []*result.Plan
 	for _, p := range plans {
 		if ctx.Err() != nil {
 			break
@@ -144,13 +145,13 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 // worst turns the results into the error that decides the exit code.
-func worst(ctx context.Context, results []*engine.Result) error {
+func worst(ctx context.Context, results []*result.Plan) error {
 	var failed []string
 	for _, r := range results {
 		switch r.Outcome {
-		case engine.Interrupted:
+		case result.Interrupted:
 			return ErrInterrupted
-		case engine.Failed, engine.TimedOut:
+		case result.Failed, result.TimedOut:
 			failed = append(failed, r.Name)
 		}
 	}

@@ -143,6 +143,16 @@ func TestSchemaMatchesTypes(t *testing.T) {
 	if stdout != string(onDisk) {
 		t.Error("schemas/scenario.schema.json is out of date with the Go types: run `make schema`")
 	}
+	stdout, _, err = run(t, "schema", "--report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk, err = os.ReadFile("schemas/report.schema.json"); err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(onDisk) {
+		t.Error("schemas/report.schema.json is out of date with the Go types and the step kinds' details: run `make schema`")
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -2,15 +2,11 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/result"
 )
 
 // cleaner records what a run created or changed, in order, and deletes the
@@ -18,31 +14,31 @@ import (
 type cleaner struct {
 	mu      sync.Mutex
 	entries []cleanupEntry
-	index   map[ObjectRef]int
+	index   map[result.ObjectRef]int
 	wave    int // the top-level step number, objects of one step go together
 }
 
 type cleanupEntry struct {
-	ref     ObjectRef
+	ref     result.ObjectRef
 	created bool
 	wave    int
 }
 
-func newCleaner() *cleaner { return &cleaner{index: map[ObjectRef]int{}} }
+func newCleaner() *cleaner { return &cleaner{index: map[result.ObjectRef]int{}} }
 
-func (c *cleaner) key(ref ObjectRef) ObjectRef {
+func (c *cleaner) key(ref result.ObjectRef) result.ObjectRef {
 	ref.APIVersion = ""
 	ref.Kind = ""
 	return ref
 }
 
 // Created implements Recorder.
-func (c *cleaner) Created(ref ObjectRef) { c.record(ref, true) }
+func (c *cleaner) Created(ref result.ObjectRef) { c.record(ref, true) }
 
 // Changed implements Recorder.
-func (c *cleaner) Changed(ref ObjectRef) { c.record(ref, false) }
+func (c *cleaner) Changed(ref result.ObjectRef) { c.record(ref, false) }
 
-func (c *cleaner) record(ref ObjectRef, created bool) {
+func (c *cleaner) record(ref result.ObjectRef, created bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := c.key(ref)
@@ -62,13 +58,11 @@ func (c *cleaner) setWave(w int) {
 	c.mu.Unlock()
 }
 
-// cleanupParallel bounds concurrent deletes within one wave.
-const cleanupParallel = 16
-
 // run deletes every created object, wave by wave in reverse order, each
-// wave's objects together, and waits until they are gone. NotFound is
-// success. Every error is kept.
-func (c *cleaner) run(ctx context.Context, cl Cluster, res *CleanupResult) {
+// wave's objects together (kube.Delete: bounded concurrency, foreground
+// only for workloads), and waits until they are gone. NotFound is success.
+// Every error is kept.
+func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup) {
 	c.mu.Lock()
 	entries := append([]cleanupEntry(nil), c.entries...)
 	c.mu.Unlock()
@@ -83,7 +77,7 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *CleanupResult) {
 		for start > 0 && entries[start-1].wave == entries[end-1].wave {
 			start--
 		}
-		var wave []ObjectRef
+		var wave []result.ObjectRef
 		for i := end - 1; i >= start; i-- {
 			if entries[i].created {
 				wave = append(wave, entries[i].ref)
@@ -94,59 +88,13 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *CleanupResult) {
 			res.Left = append(res.Left, wave...)
 			continue
 		}
-		deleted, left, errs := deleteWave(ctx, cl, wave)
-		res.Deleted = append(res.Deleted, deleted...)
-		res.Left = append(res.Left, left...)
-		res.Errors = append(res.Errors, errs...)
-	}
-}
-
-func deleteWave(ctx context.Context, cl Cluster, refs []ObjectRef) (deleted, left []ObjectRef, errs []string) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cleanupParallel)
-	type group struct {
-		gvr schema.GroupVersionResource
-		ns  string
-	}
-	gone := map[group][]ObjectRef{}
-	// Foreground: an object is gone only once its dependents are (a
-	// StatefulSet's pods, and its claims under a Delete retention policy),
-	// so waiting for it waits for them too.
-	policy := metav1.DeletePropagationForeground
-	for _, ref := range refs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			err := cl.Dynamic().Resource(ref.GVR).Namespace(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil || apierrors.IsNotFound(err):
-				g := group{ref.GVR, ref.Namespace}
-				gone[g] = append(gone[g], ref)
-			default:
-				left = append(left, ref)
-				errs = append(errs, fmt.Sprintf("deleting %s: %v", ref, err))
-			}
-		}()
-	}
-	wg.Wait()
-	for g, members := range gone {
-		names := make([]string, len(members))
-		for i, m := range members {
-			names[i] = m.Name
+		d := kube.Delete(ctx, cl.Dynamic(), wave, kube.DeleteOptions{Wait: true})
+		res.Deleted = append(res.Deleted, append(d.Deleted, d.Absent...)...)
+		res.Left = append(res.Left, d.Left...)
+		for _, err := range d.Errs {
+			res.Errors = append(res.Errors, err.Error())
 		}
-		if err := kube.WaitGone(ctx, cl.Dynamic(), g.gvr, g.ns, names); err != nil {
-			left = append(left, members...)
-			errs = append(errs, fmt.Sprintf("waiting for deletion: %v", err))
-			continue
-		}
-		deleted = append(deleted, members...)
 	}
-	return deleted, left, errs
 }
 
 // DefaultCleanupTimeout bounds the whole cleanup.

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 )
 
 // Cluster is what steps use of a cluster: the dynamic client and a REST
@@ -25,44 +26,18 @@ type Cluster interface {
 	ResourceMapping(ctx context.Context, resource string) (*meta.RESTMapping, error)
 }
 
-// ObjectRef names one object the plan touched.
-type ObjectRef struct {
-	GVR        schema.GroupVersionResource `json:"-"`
-	APIVersion string                      `json:"apiVersion"`
-	Kind       string                      `json:"kind"`
-	Namespace  string                      `json:"namespace,omitempty"`
-	Name       string                      `json:"name"`
-}
-
-func (r ObjectRef) String() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
 // Recorder is told about every object a step created or changed, so that
 // cleanup can delete the first and list the second.
 type Recorder interface {
-	Created(ref ObjectRef)
-	Changed(ref ObjectRef)
+	Created(ref result.ObjectRef)
+	Changed(ref result.ObjectRef)
 }
 
 // Observer hears about steps as they run (live progress, reports).
 type Observer interface {
-	StepStarted(s *StepResult)
-	StepProgress(s *StepResult, p Progress)
-	StepFinished(s *StepResult)
-}
-
-// Progress is how far a step has got: Done of Total Unit (e.g. 242/250 satisfied).
-type Progress struct {
-	Time  time.Time `json:"t"`
-	Done  int       `json:"done"`
-	Total int       `json:"total"`
-	Unit  string    `json:"unit,omitempty"`
-	// Matched is, for waits, how many objects the target matched.
-	Matched int `json:"matched,omitempty"`
+	StepStarted(s *result.Step)
+	StepProgress(s *result.Step, p result.Progress)
+	StepFinished(s *result.Step)
 }
 
 // Env is what a step sees while it runs.
@@ -75,7 +50,7 @@ type Env struct {
 	// nothing that changes the cluster.
 	DryRun bool
 	// Result is this step's entry in the run result; kinds fill their details.
-	Result *StepResult
+	Result *result.Step
 
 	run *run
 }
@@ -88,8 +63,8 @@ func (e *Env) SetOutput(name string, v any) { e.run.setOutput(name, v) }
 
 // Progress reports how far the step has got.
 func (e *Env) Progress(done, total int, unit string, matched int) {
-	p := Progress{Time: time.Now(), Done: done, Total: total, Unit: unit, Matched: matched}
-	e.Result.addProgress(p)
+	p := result.Progress{Time: time.Now(), Done: done, Total: total, Unit: unit, Matched: matched}
+	e.Result.AddProgress(p)
 	if e.run.observer != nil {
 		e.run.observer.StepProgress(e.Result, p)
 	}

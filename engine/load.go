@@ -16,6 +16,7 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 )
 
 // Override replaces the default of one variable. Origin says where it came
@@ -89,11 +90,11 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 
 	p := &Plan{
 		File: file, Dir: filepath.Dir(file), Name: spec.Name, Description: spec.Description,
-		Timeout: spec.Timeout.Duration, Cleanup: CleanupPolicy(spec.Cleanup),
+		Timeout: spec.Timeout.Duration, Cleanup: result.CleanupPolicy(spec.Cleanup),
 		Defaults: Defaults{Timeout: spec.Defaults.Timeout.Duration, Namespace: spec.Defaults.Namespace},
 	}
 	if p.Cleanup == "" {
-		p.Cleanup = CleanupAlways
+		p.Cleanup = result.CleanupAlways
 	}
 	if p.Defaults.Timeout == 0 {
 		p.Defaults.Timeout = 5 * time.Minute
@@ -105,12 +106,12 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		errs.Add(diag.NodeError(src, valueOf(body, "name"), "name must be lower-case letters, digits and dashes ([a-z0-9-]+), got %q", spec.Name))
 	}
 
-	p.Vars, p.VarNames = loadVars(d, spec.Vars.Node, opts.Overrides, &errs)
-
 	if opts.Registry == nil {
 		errs.Add(errors.New("engine: no step registry given"))
 		return fail()
 	}
+	p.Vars, p.VarNames = loadVars(d, spec.Vars.Node, opts.Overrides, opts.Registry.Bound(), &errs)
+
 	b := &Builder{
 		Dir: p.Dir, Defaults: p.Defaults, registry: opts.Registry, dec: d,
 		scope: eval.NewScope(p.Vars),
@@ -166,11 +167,9 @@ func yamlError(src *diag.Source, err error) error {
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// reserved are names the engine binds itself in some expressions.
-var reserved = []string{"object", "objects", "duration", "samples", "min", "max", "mean", "p50", "p90", "p99", "env"}
-
-// loadVars reads the vars mapping in order and applies overrides.
-func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, errs *diag.List) (eval.Values, []string) {
+// loadVars reads the vars mapping in order and applies overrides; names in
+// reserved are bound by step kinds and cannot be variables.
+func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []string, errs *diag.List) (eval.Values, []string) {
 	vals := eval.Values{}
 	var names []string
 	if n != nil && n.Tag != "!!null" {

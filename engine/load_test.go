@@ -10,6 +10,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/steps"
 )
 
@@ -66,7 +67,7 @@ func (a *echoAction) Run(ctx context.Context, env *engine.Env) error {
 }
 
 func registry() *engine.Registry {
-	return engine.NewRegistry(engine.Kind{Name: "echo", New: func() engine.Spec { return &echoSpec{} }})
+	return engine.NewRegistry(engine.Kind{Name: "echo", New: func() engine.Spec { return &echoSpec{} }, Binds: []string{"object"}})
 }
 
 func load(t *testing.T, src string, ov ...engine.Override) (*engine.Plan, error) {
@@ -179,7 +180,7 @@ func TestRunOutputsFlow(t *testing.T) {
 		s.Action.(*echoAction).got = &got
 	}
 	res := engine.Run(context.Background(), p, engine.RunOptions{})
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	if strings.Join(got, ",") != "first,5" {
@@ -251,10 +252,10 @@ func TestDryRunSkipsObservingSteps(t *testing.T) {
 	p.Steps[0].Action.(*echoAction).got = &got
 	p.Steps[1].Action.(*waitAction).ran = &ran
 	res := engine.Run(context.Background(), p, engine.RunOptions{DryRun: true})
-	if res.Outcome != engine.Passed || len(got) != 1 || ran {
+	if res.Outcome != result.Passed || len(got) != 1 || ran {
 		t.Fatalf("outcome %s, echo ran %d times, wait ran %v", res.Outcome, len(got), ran)
 	}
-	if res.Steps[1].Outcome != engine.Skipped {
+	if res.Steps[1].Outcome != result.Skipped {
 		t.Errorf("wait step outcome %s, want skipped", res.Steps[1].Outcome)
 	}
 }
@@ -268,7 +269,7 @@ type makeAction struct{ name string }
 
 func (s *makeSpec) Build(*engine.Builder) (engine.Action, error) { return &makeAction{s.Name}, nil }
 func (a *makeAction) Run(_ context.Context, env *engine.Env) error {
-	env.Recorder.Created(engine.ObjectRef{Kind: "ConfigMap", Namespace: "default", Name: a.name})
+	env.Recorder.Created(result.ObjectRef{Kind: "ConfigMap", Namespace: "default", Name: a.name})
 	return nil
 }
 
@@ -284,7 +285,7 @@ func TestAbortedCleanupListsWhatWasLeft(t *testing.T) {
 	abort := make(chan struct{})
 	close(abort)
 	res := engine.Run(context.Background(), p, engine.RunOptions{Abort: abort})
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	var left []string

@@ -5,15 +5,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
-)
-
-// CleanupPolicy says when the objects a plan created are deleted.
-type CleanupPolicy string
-
-const (
-	CleanupAlways    CleanupPolicy = "always"
-	CleanupOnSuccess CleanupPolicy = "on-success"
-	CleanupNever     CleanupPolicy = "never"
+	"github.com/scenario-runner/runner/result"
 )
 
 // PlanSpec is the YAML shape of a plan file (format v1). It is the source of
@@ -56,7 +48,7 @@ type Plan struct {
 	Vars     eval.Values
 	VarNames []string
 	Timeout  time.Duration
-	Cleanup  CleanupPolicy
+	Cleanup  result.CleanupPolicy
 	Defaults Defaults
 	Steps    []*Step
 }

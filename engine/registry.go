@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+
+	"github.com/scenario-runner/runner/result"
 )
 
 // Action is a compiled step, ready to run.
@@ -33,11 +35,18 @@ type Describer interface {
 	Describe() string
 }
 
-// Kind is one step kind: the YAML key and a constructor of its empty spec.
+// Kind is one step kind: the YAML key, a constructor of its empty spec,
+// and what the engine and the reports must know of it without naming it.
 type Kind struct {
 	Name string
 	Doc  string
 	New  func() Spec
+	// Binds are the names the kind's expressions see besides vars and
+	// outputs (object, duration, ...): no variable may take them.
+	Binds []string
+	// Detail is a zero value of the kind's result detail (nil: none), for
+	// the JSON Schema of report.json.
+	Detail result.Detail
 }
 
 // Registry maps step keys to kinds. Build one with NewRegistry; it is not
@@ -91,6 +100,27 @@ func (r *Registry) Kinds() []Kind {
 		out = append(out, r.kinds[n])
 	}
 	return slices.Clip(out)
+}
+
+// Bound lists every name some kind binds, sorted.
+func (r *Registry) Bound() []string {
+	var out []string
+	for _, k := range r.kinds {
+		out = append(out, k.Binds...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Details maps each kind that has a result detail to its type.
+func (r *Registry) Details() map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for name, k := range r.kinds {
+		if k.Detail != nil {
+			out[name] = reflect.TypeOf(k.Detail)
+		}
+	}
+	return out
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/scenario-runner/runner/result"
 )
 
 // RunOptions configures Run.
@@ -17,7 +19,7 @@ type RunOptions struct {
 	Log      zerolog.Logger
 	Observer Observer
 	// Cleanup overrides the plan's policy when set.
-	Cleanup CleanupPolicy
+	Cleanup result.CleanupPolicy
 	// Timeout overrides the plan's timeout when set.
 	Timeout        time.Duration
 	CleanupTimeout time.Duration
@@ -32,8 +34,8 @@ type RunOptions struct {
 // Run executes p and then cleans up. It never panics on a step's failure and
 // always returns a result; ctx's cancellation (Ctrl-C) marks the run
 // interrupted and still cleans up, within CleanupTimeout.
-func Run(ctx context.Context, p *Plan, o RunOptions) *Result {
-	res := &Result{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server}
+func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
+	res := &result.Plan{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server}
 	policy := p.Cleanup
 	if o.Cleanup != "" {
 		policy = o.Cleanup
@@ -52,21 +54,21 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *Result {
 		runCtx, cancel = context.WithTimeoutCause(ctx, timeout, fmt.Errorf("scenario timeout of %s reached", timeout))
 		defer cancel()
 	}
-	res.Outcome = Passed
+	res.Outcome = result.Passed
 	for i, s := range p.Steps {
 		cl.setWave(i)
 		if err := r.step(runCtx, s, &res.Steps); err != nil {
 			last := res.Steps[len(res.Steps)-1]
 			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("step %q: %s", s.Name, last.Error)
 			for _, rest := range p.Steps[i+1:] {
-				res.Steps = append(res.Steps, &StepResult{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: Skipped})
+				res.Steps = append(res.Steps, &result.Step{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: result.Skipped})
 			}
 			break
 		}
 	}
 
-	res.Cleanup = &CleanupResult{Policy: policy, Start: time.Now()}
-	if policy == CleanupAlways || (policy == CleanupOnSuccess && res.Outcome == Passed) {
+	res.Cleanup = &result.Cleanup{Policy: policy, Start: time.Now()}
+	if policy == result.CleanupAlways || (policy == result.CleanupOnSuccess && res.Outcome == result.Passed) {
 		ct := o.CleanupTimeout
 		if ct <= 0 {
 			ct = DefaultCleanupTimeout
@@ -108,8 +110,8 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *Result {
 }
 
 // step runs one step under its own timeout and records its result in list.
-func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
-	sr := &StepResult{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
+func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
+	sr := &result.Step{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
 	*list = append(*list, sr)
 	if r.observer != nil {
 		r.observer.StepStarted(sr)
@@ -125,7 +127,7 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
 	env.Log = r.env.Log.With().Str("step", s.Name).Logger()
 
 	if o, ok := s.Action.(Observing); ok && env.DryRun && o.Observing() {
-		sr.End, sr.Outcome = time.Now(), Skipped
+		sr.End, sr.Outcome = time.Now(), result.Skipped
 		sr.Error = "skipped in a dry run"
 		if r.observer != nil {
 			r.observer.StepFinished(sr)
@@ -136,15 +138,15 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*StepResult) error {
 	sr.End = time.Now()
 	switch {
 	case err == nil:
-		sr.Outcome = Passed
+		sr.Outcome = result.Passed
 	case errors.Is(ctx.Err(), context.Canceled):
-		sr.Outcome = Interrupted
+		sr.Outcome = result.Interrupted
 		sr.Error = describe(err, ctx, timeout)
 	case ctx.Err() != nil || sctx.Err() != nil:
-		sr.Outcome = TimedOut
+		sr.Outcome = result.TimedOut
 		sr.Error = describe(err, sctx, timeout)
 	default:
-		sr.Outcome = Failed
+		sr.Outcome = result.Failed
 		sr.Error = err.Error()
 	}
 	if r.observer != nil {

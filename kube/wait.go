@@ -3,58 +3,77 @@ package kube
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 )
 
 // WaitGone waits until none of names exists in namespace ns (empty for
 // cluster-scoped or all namespaces), watching rather than polling: one LIST,
-// then a WATCH from its resourceVersion, re-listing if the watch ends.
-// On ctx's end it says which objects were still there.
-func WaitGone(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, ns string, names []string) error {
+// then a WATCH from its resourceVersion, re-listing if the watch ends. A
+// failed LIST or WATCH is retried with capped exponential backoff (100 ms
+// doubling to 5 s) until ctx ends, so an unreachable API server does not
+// make it spin. It returns the names still present when it gave up (nil
+// when all are gone), and then an error naming them and the last failure.
+func WaitGone(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, ns string, names []string) (map[string]bool, error) {
 	if len(names) == 0 {
-		return nil
+		return nil, nil
 	}
-	want := make(map[string]bool, len(names))
+	remaining := make(map[string]bool, len(names))
 	for _, n := range names {
-		want[n] = true
+		remaining[n] = true
 	}
 	ri := dyn.Resource(gvr).Namespace(ns)
 	opts := metav1.ListOptions{}
 	if len(names) == 1 {
 		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", names[0]).String()
 	}
-	remaining := map[string]bool{}
+	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: 5 * time.Second}
+	var lastErr error
+	pause := func(err error) bool {
+		lastErr = err
+		t := time.NewTimer(backoff.Step())
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
 	for {
 		list, err := ri.List(ctx, opts)
 		if err != nil {
-			if ctx.Err() != nil {
-				return stillThere(ctx, gvr, want)
+			if ctx.Err() != nil || !pause(fmt.Errorf("listing %s: %w", gvr.Resource, err)) {
+				return remaining, stillThere(ctx, gvr, remaining, lastErr)
 			}
-			return fmt.Errorf("listing %s: %w", gvr.Resource, err)
+			continue
 		}
-		clear(remaining)
+		present := map[string]bool{}
 		for _, item := range list.Items {
-			if want[item.GetName()] {
-				remaining[item.GetName()] = true
+			if remaining[item.GetName()] {
+				present[item.GetName()] = true
 			}
 		}
+		remaining = present
 		if len(remaining) == 0 {
-			return nil
+			return nil, nil
 		}
 		wopts := opts
 		wopts.ResourceVersion = list.GetResourceVersion()
 		wopts.AllowWatchBookmarks = true
 		w, err := ri.Watch(ctx, wopts)
 		if err != nil {
-			if ctx.Err() != nil {
-				return stillThere(ctx, gvr, remaining)
+			if ctx.Err() != nil || !pause(fmt.Errorf("watching %s: %w", gvr.Resource, err)) {
+				return remaining, stillThere(ctx, gvr, remaining, lastErr)
 			}
 			continue
 		}
@@ -62,12 +81,13 @@ func WaitGone(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersio
 			select {
 			case <-ctx.Done():
 				w.Stop()
-				return stillThere(ctx, gvr, remaining)
+				return remaining, stillThere(ctx, gvr, remaining, lastErr)
 			case ev, ok := <-w.ResultChan():
 				if !ok || ev.Type == watch.Error {
 					done = true // re-list
 					break
 				}
+				backoff.Steps, backoff.Duration = math.MaxInt32, 100*time.Millisecond
 				if ev.Type != watch.Deleted {
 					continue
 				}
@@ -75,7 +95,7 @@ func WaitGone(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersio
 					delete(remaining, m.GetName())
 					if len(remaining) == 0 {
 						w.Stop()
-						return nil
+						return nil, nil
 					}
 				}
 			}
@@ -84,7 +104,7 @@ func WaitGone(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersio
 	}
 }
 
-func stillThere(ctx context.Context, gvr schema.GroupVersionResource, remaining map[string]bool) error {
+func stillThere(ctx context.Context, gvr schema.GroupVersionResource, remaining map[string]bool, last error) error {
 	names := make([]string, 0, len(remaining))
 	for n := range remaining {
 		names = append(names, n)
@@ -95,5 +115,9 @@ func stillThere(ctx context.Context, gvr schema.GroupVersionResource, remaining 
 		more = fmt.Sprintf(" and %d more", len(names)-10)
 		names = names[:10]
 	}
-	return fmt.Errorf("%s still present: %s%s (%v)", gvr.Resource, strings.Join(names, ", "), more, context.Cause(ctx))
+	why := fmt.Sprint(context.Cause(ctx))
+	if last != nil {
+		why += "; last error: " + last.Error()
+	}
+	return fmt.Errorf("%s still present: %s%s (%s)", gvr.Resource, strings.Join(names, ", "), more, why)
 }

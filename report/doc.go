@@ -1,4 +1,4 @@
-// Package report renders the results of a run (engine.Result values) as
+// Package report renders the results of a run (result.Plan values) as
 // files people and CI read: report.json (the whole run in a documented,
 // versioned shape; its JSON Schema is schemas/report.schema.json),
 // junit.xml (one testsuite per plan, one testcase per step) and report.html

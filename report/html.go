@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 //go:embed report.html.tmpl
@@ -16,15 +16,15 @@ var pageTemplate string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"dur":     durText,
+	"dur":     result.FormatSeconds,
 	"when":    func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") },
-	"mark":    func(o engine.Outcome) string { return outcomeMark[o] },
+	"mark":    func(o result.Outcome) string { return outcomeMark[o] },
 	"varText": varText,
 }).Parse(pageTemplate))
 
-var outcomeMark = map[engine.Outcome]string{
-	engine.Passed: "passed", engine.Failed: "FAILED", engine.TimedOut: "TIMED OUT",
-	engine.Interrupted: "INTERRUPTED", engine.Skipped: "skipped",
+var outcomeMark = map[result.Outcome]string{
+	result.Passed: "passed", result.Failed: "FAILED", result.TimedOut: "TIMED OUT",
+	result.Interrupted: "INTERRUPTED", result.Skipped: "skipped",
 }
 
 // minChartSeconds is how long a step must run to get a progress chart: the
@@ -44,26 +44,32 @@ type htmlPlan struct {
 	Timeline chart
 	Failures []failure
 	Progress []titled
-	Probes   []htmlProbe
+	Sections []htmlGroup
 	Vars     []kv
+}
+
+// htmlGroup is the sections that step kinds added under one heading.
+type htmlGroup struct {
+	Heading  string
+	Sections []htmlSection
 }
 
 type titled struct {
 	Title, Note string
-	Outcome     engine.Outcome
+	Outcome     result.Outcome
 	Chart       chart
 }
 
-type htmlProbe struct {
+type htmlSection struct {
 	titled
-	Stats      []kv
-	Assertions []Assertion
+	Facts  []result.Property
+	Checks []result.Check
 }
 
 type failure struct {
 	Step     string
 	Position string
-	Outcome  engine.Outcome
+	Outcome  result.Outcome
 	Error    string
 }
 
@@ -77,9 +83,9 @@ type kv struct{ K, V string }
 // charts of the steps that ran for a second or more and reported progress
 // at least twice (done against time, with the total needed and, for waits,
 // the objects matched), one
-// chart per timeProbe (a bar per sample and each budget its assertions set,
-// see budgets) with its statistics and assertions, the cleanup and the
-// vars; then the environment.
+// section per step whose kind adds one (a timeProbe: a bar per sample and
+// a dashed line per budget its assertions set, its statistics and
+// assertions), the cleanup and the vars; then the environment.
 func (r *Report) WriteHTML(w io.Writer) error {
 	pg := htmlPage{Report: r}
 	for i := range r.Plans {
@@ -95,15 +101,17 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			if s.Start == nil {
 				return
 			}
-			if s.Probe != nil {
-				hp.Probes = append(hp.Probes, newHTMLProbe(path, s))
-				return
+			if sd, ok := s.detail.(result.Sectioned); ok {
+				if sec := sd.Section(); sec != nil {
+					hp.addSection(path, s, sec)
+					return
+				}
 			}
 			if len(s.Progress) >= 2 && s.DurationSeconds >= minChartSeconds {
 				last := s.Progress[len(s.Progress)-1]
 				hp.Progress = append(hp.Progress, titled{
 					Title: path, Outcome: s.Outcome, Chart: progressChart(s),
-					Note: fmt.Sprintf("%d/%d %s after %s", last.Done, last.Total, last.Unit, durText(s.DurationSeconds)),
+					Note: fmt.Sprintf("%d/%d %s after %s", last.Done, last.Total, last.Unit, result.FormatSeconds(s.DurationSeconds)),
 				})
 			}
 		})
@@ -122,19 +130,22 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return page.Execute(w, pg)
 }
 
-func newHTMLProbe(path string, s *Step) htmlProbe {
-	pr := s.Probe
-	hp := htmlProbe{
-		titled: titled{
-			Title: path, Outcome: s.Outcome, Chart: probeChart(s),
-			Note: fmt.Sprintf("%d run(s) in %s", pr.Runs, durText(s.DurationSeconds)),
-		},
-		Assertions: pr.Assertions,
+// addSection adds a step kind's section under its group's heading.
+func (hp *htmlPlan) addSection(path string, s *Step, sec *result.Section) {
+	hs := htmlSection{
+		titled: titled{Title: path, Outcome: s.Outcome, Note: sec.Note + " in " + result.FormatSeconds(s.DurationSeconds)},
+		Facts:  sec.Facts, Checks: sec.Checks,
 	}
-	for _, k := range statOrder(pr.StatsSeconds) {
-		hp.Stats = append(hp.Stats, kv{k, durText(pr.StatsSeconds[k])})
+	if sec.Chart != nil {
+		hs.Chart = barChart(sec.Chart)
 	}
-	return hp
+	for i := range hp.Sections {
+		if hp.Sections[i].Heading == sec.Group {
+			hp.Sections[i].Sections = append(hp.Sections[i].Sections, hs)
+			return
+		}
+	}
+	hp.Sections = append(hp.Sections, htmlGroup{Heading: sec.Group, Sections: []htmlSection{hs}})
 }
 
 // walk visits steps depth first; path names nested ones "probe / step".

@@ -5,13 +5,12 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 // WriteJSON writes r as report.json: indented, in the shape of
@@ -113,9 +112,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 					name = fmt.Sprintf("%s (%d)", name, seen[name])
 				}
 				s.Cases = append(s.Cases, junitStep(p, st, name))
-				if st.Probe != nil {
-					for _, pp := range probeProps(st.Probe) {
-						props = append(props, junitProp{"probe." + st.Probe.Name + "." + pp.Name, pp.Value})
+				if sp, ok := st.detail.(result.SuiteProperties); ok {
+					for _, pp := range sp.SuiteProperties() {
+						props = append(props, junitProp{pp.Name, pp.Value})
 					}
 				}
 				if len(st.Steps) > 0 {
@@ -169,76 +168,25 @@ func junitStep(p Plan, st Step, name string) junitCase {
 	c := junitCase{Name: name, Classname: p.Name, Time: secs(st.DurationSeconds), File: st.Position}
 	var props []junitProp
 	props = append(props, junitProp{"kind", st.Kind})
-	switch {
-	case st.Wait != nil:
-		w := st.Wait
-		props = append(props, junitProp{"satisfied", strconv.Itoa(w.Satisfied)}, junitProp{"needed", strconv.Itoa(w.Needed)},
-			junitProp{"matched", strconv.Itoa(w.Matched)}, junitProp{"quantifier", w.Quantifier})
-	case st.Apply != nil:
-		a := st.Apply
-		props = append(props, junitProp{"objects", strconv.Itoa(a.Objects)}, junitProp{"created", strconv.Itoa(a.Created)},
-			junitProp{"changed", strconv.Itoa(a.Changed)}, junitProp{"deleted", strconv.Itoa(a.Deleted)})
-	case st.Probe != nil:
-		props = append(props, probeProps(st.Probe)...)
+	if st.detail != nil {
+		for _, p := range st.detail.Properties() {
+			props = append(props, junitProp{p.Name, p.Value})
+		}
 	}
 	c.Properties = &junitProps{List: props}
 	switch st.Outcome {
-	case engine.Failed, engine.TimedOut:
+	case result.Failed, result.TimedOut:
 		c.Failure = &junitCondition{Message: st.Error, Type: string(st.Outcome), Body: st.Error}
-	case engine.Interrupted:
+	case result.Interrupted:
 		c.Error = &junitCondition{Message: st.Error, Type: string(st.Outcome), Body: st.Error}
-	case engine.Skipped:
-		c.Skipped = &junitCondition{Message: "not run: an earlier step failed"}
+	case result.Skipped:
+		msg := "not run: an earlier step failed"
+		if st.Skip != "" {
+			msg = "not run: " + st.Skip
+		}
+		c.Skipped = &junitCondition{Message: msg}
 	}
 	return c
-}
-
-// probeProps lists a timeProbe's statistics (as durations: 1.23s) and its
-// assertions ("passed: <expr> (name = value, ...)").
-func probeProps(pr *Probe) []junitProp {
-	props := []junitProp{{"runs", strconv.Itoa(pr.Runs)}}
-	for _, k := range statOrder(pr.StatsSeconds) {
-		props = append(props, junitProp{k, durText(pr.StatsSeconds[k])})
-	}
-	for i, a := range pr.Assertions {
-		props = append(props, junitProp{fmt.Sprintf("assert.%d", i+1), assertionText(a)})
-	}
-	return props
-}
-
-// assertionText is "passed: <expr> (a = 1s, b = 2s)" or "failed: ...".
-func assertionText(a Assertion) string {
-	status := "failed"
-	if a.Passed {
-		status = "passed"
-	}
-	var vals []string
-	for _, k := range sortedKeys(a.Values) {
-		vals = append(vals, k+" = "+a.Values[k])
-	}
-	s := status + ": " + a.Expr
-	if len(vals) > 0 {
-		s += " (" + strings.Join(vals, ", ") + ")"
-	}
-	return s
-}
-
-// statNames is the order statistics are shown in; others follow by name.
-var statNames = []string{"duration", "min", "p50", "mean", "p90", "p99", "max"}
-
-func statOrder(stats map[string]float64) []string {
-	var out []string
-	for _, k := range statNames {
-		if _, ok := stats[k]; ok {
-			out = append(out, k)
-		}
-	}
-	for _, k := range sortedKeys(stats) {
-		if !slices.Contains(statNames, k) {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -263,17 +211,3 @@ func varText(v any) string {
 }
 
 func secs(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
-
-// durText shows seconds as a duration the way the console does: three
-// significant digits below a minute (5.81ms, 47.2s), whole seconds above.
-func durText(s float64) string {
-	d := time.Duration(math.Round(s * float64(time.Second)))
-	if d >= time.Minute || d <= -time.Minute {
-		return d.Round(time.Second).String()
-	}
-	unit := time.Duration(1)
-	for x := d; x >= 1000 || x <= -1000; x /= 10 {
-		unit *= 10
-	}
-	return d.Round(unit).String()
-}

@@ -7,12 +7,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 // SchemaVersion names the shape of report.json; it changes only when a
 // field is removed or changes meaning (adding one keeps it).
-const SchemaVersion = "runner.report/v1"
+const SchemaVersion = "runner.report/v2"
 
 // SchemaID is the $id of report.json's JSON Schema.
 const SchemaID = "https://github.com/scenario-runner/runner/schemas/report.schema.json"
@@ -32,9 +32,9 @@ type Meta struct {
 // Report is the whole run of one invocation: every plan, in order. It is
 // report.json's document and the model the JUnit and HTML renderers use.
 type Report struct {
-	SchemaVersion   string         `json:"schemaVersion" doc:"Shape of this document: runner.report/v1." enum:"runner.report/v1"`
+	SchemaVersion   string         `json:"schemaVersion" doc:"Shape of this document: runner.report/v2 (v2: a step's kind-specific results moved under detail)." enum:"runner.report/v2"`
 	Generated       time.Time      `json:"generated" doc:"When the report was written."`
-	Outcome         engine.Outcome `json:"outcome" doc:"The worst outcome of the plans (interrupted > timed-out > failed > skipped > passed)."`
+	Outcome         result.Outcome `json:"outcome" doc:"The worst outcome of the plans (interrupted > timed-out > failed > skipped > passed)."`
 	Start           time.Time      `json:"start" doc:"Start of the first plan."`
 	End             time.Time      `json:"end" doc:"End of the last plan."`
 	DurationSeconds float64        `json:"durationSeconds" doc:"End minus start, in seconds."`
@@ -63,7 +63,7 @@ type Cluster struct {
 type Plan struct {
 	Name            string         `json:"name"`
 	File            string         `json:"file"`
-	Outcome         engine.Outcome `json:"outcome"`
+	Outcome         result.Outcome `json:"outcome"`
 	Error           string         `json:"error,omitempty" doc:"Why the plan failed, as the console shows it."`
 	Start           time.Time      `json:"start"`
 	End             time.Time      `json:"end"`
@@ -79,52 +79,22 @@ type Plan struct {
 // Step is the run of one step; a timeProbe's nested steps are its Steps.
 type Step struct {
 	Name            string         `json:"name"`
-	Kind            string         `json:"kind" doc:"Step kind: apply, delete, scale, waitFor, timeProbe, sleep, ..."`
+	Kind            string         `json:"kind" doc:"Step kind: the step's key in the plan."`
 	Position        string         `json:"position" doc:"file:line:column of the step in the plan."`
-	Outcome         engine.Outcome `json:"outcome"`
+	Outcome         result.Outcome `json:"outcome"`
 	Error           string         `json:"error,omitempty" doc:"Why the step failed, as the console shows it."`
 	Start           *time.Time     `json:"start,omitempty" doc:"Absent for skipped steps."`
 	End             *time.Time     `json:"end,omitempty" doc:"Absent for skipped steps."`
 	DurationSeconds float64        `json:"durationSeconds" doc:"0 for skipped steps."`
-	Apply           *Apply         `json:"apply,omitempty" doc:"apply and delete steps."`
-	Wait            *Wait          `json:"wait,omitempty" doc:"waitFor steps: the final counts."`
-	Probe           *Probe         `json:"probe,omitempty" doc:"timeProbe steps."`
+	Summary         string         `json:"summary,omitempty" doc:"The step's detail as the console summary shows it, e.g. 242/250 satisfied, 250 matched."`
+	Detail          any            `json:"detail,omitempty" doc:"What the step's kind adds to the result, in the kind's own shape (see the $defs named <kind>Detail)."`
+	Skip            string         `json:"skip,omitempty" doc:"Why a skipped step did not run."`
 	Progress        []Progress     `json:"progress,omitempty" doc:"How far the step had got over time (at most 2000 samples, thinned evenly)."`
 	Steps           []Step         `json:"steps,omitempty" doc:"Nested steps (a timeProbe's), every run of them in order."`
-}
 
-// Apply details an apply or delete step.
-type Apply struct {
-	Objects int `json:"objects" doc:"Objects rendered."`
-	Created int `json:"created"`
-	Changed int `json:"changed"`
-	Deleted int `json:"deleted"`
-}
-
-// Wait details a waitFor step: its final counts.
-type Wait struct {
-	Matched    int      `json:"matched" doc:"Objects the target matched."`
-	Satisfied  int      `json:"satisfied" doc:"Matched objects that satisfied the condition."`
-	Needed     int      `json:"needed" doc:"Satisfied objects the quantifier needed."`
-	Quantifier string   `json:"quantifier"`
-	Unmet      []string `json:"unmet,omitempty" doc:"Objects that did not satisfy the condition, with the values it read."`
-}
-
-// Probe details a timeProbe: every sample, the statistics and the
-// assertions.
-type Probe struct {
-	Name           string             `json:"name"`
-	Runs           int                `json:"runs" doc:"Samples taken."`
-	SamplesSeconds []float64          `json:"samplesSeconds" doc:"Each run's duration in seconds, in order."`
-	StatsSeconds   map[string]float64 `json:"statsSeconds" doc:"duration (the last sample), min, max, mean, p50, p90, p99 (nearest rank) in seconds, rounded to three significant digits as the console shows them."`
-	Assertions     []Assertion        `json:"assertions"`
-}
-
-// Assertion is one assertion of a timeProbe with the values it read.
-type Assertion struct {
-	Expr   string            `json:"expr"`
-	Passed bool              `json:"passed"`
-	Values map[string]string `json:"values" doc:"Each name the expression read and its value as text (durations as Go durations: 1.5s)."`
+	// detail is Detail as its kind gave it, for the renderers; nil in a
+	// report read back from JSON.
+	detail result.Detail
 }
 
 // Progress is one progress sample: Done of Total Unit at T.
@@ -138,7 +108,7 @@ type Progress struct {
 
 // Cleanup says what the plan's cleanup deleted, kept and failed to delete.
 type Cleanup struct {
-	Policy          engine.CleanupPolicy `json:"policy" enum:"always,on-success,never"`
+	Policy          result.CleanupPolicy `json:"policy" enum:"always,on-success,never"`
 	Ran             bool                 `json:"ran"`
 	Start           time.Time            `json:"start"`
 	End             time.Time            `json:"end"`
@@ -165,11 +135,11 @@ func (r ObjectRef) String() string {
 }
 
 // New builds the report of results, in order.
-func New(results []*engine.Result, meta Meta) *Report {
+func New(results []*result.Plan, meta Meta) *Report {
 	r := &Report{
 		SchemaVersion: SchemaVersion,
 		Generated:     meta.Generated,
-		Outcome:       engine.Passed,
+		Outcome:       result.Passed,
 		Runner: Runner{
 			Version: meta.RunnerVersion, GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, Args: meta.Args,
@@ -186,7 +156,7 @@ func New(results []*engine.Result, meta Meta) *Report {
 	for _, res := range results {
 		p := newPlan(res)
 		r.Plans = append(r.Plans, p)
-		r.Outcome = Worst(r.Outcome, p.Outcome)
+		r.Outcome = result.Worst(r.Outcome, p.Outcome)
 		if r.Start.IsZero() || p.Start.Before(r.Start) {
 			r.Start = p.Start
 		}
@@ -204,20 +174,7 @@ func New(results []*engine.Result, meta Meta) *Report {
 	return r
 }
 
-// severity orders outcomes from best to worst.
-var severity = map[engine.Outcome]int{
-	engine.Passed: 0, engine.Skipped: 1, engine.Failed: 2, engine.TimedOut: 3, engine.Interrupted: 4,
-}
-
-// Worst returns the worse of two outcomes.
-func Worst(a, b engine.Outcome) engine.Outcome {
-	if severity[b] > severity[a] {
-		return b
-	}
-	return a
-}
-
-func newPlan(res *engine.Result) Plan {
+func newPlan(res *result.Plan) Plan {
 	p := Plan{
 		Name: res.Name, File: res.File, Outcome: res.Outcome, Error: res.Error,
 		Start: res.Start, End: res.End, DurationSeconds: seconds(res.Duration()),
@@ -235,11 +192,11 @@ func newPlan(res *engine.Result) Plan {
 	return p
 }
 
-func newSteps(list []*engine.StepResult) []Step {
+func newSteps(list []*result.Step) []Step {
 	out := make([]Step, 0, len(list))
 	for _, s := range list {
 		st := Step{
-			Name: s.Name, Kind: s.Kind, Position: s.Pos, Outcome: s.Outcome, Error: s.Error,
+			Name: s.Name, Kind: s.Kind, Position: s.Pos, Outcome: s.Outcome, Error: s.Error, Skip: s.Skip,
 		}
 		if !s.Start.IsZero() {
 			start, end := s.Start, s.End
@@ -249,16 +206,10 @@ func newSteps(list []*engine.StepResult) []Step {
 			st.Start, st.End = &start, &end
 			st.DurationSeconds = seconds(end.Sub(start))
 		}
-		if a := s.Apply; a != nil {
-			st.Apply = &Apply{Objects: a.Objects, Created: a.Created, Changed: a.Changed, Deleted: a.Deleted}
+		if s.Detail != nil {
+			st.Detail, st.detail, st.Summary = s.Detail, s.Detail, s.Detail.Summary()
 		}
-		if w := s.Wait; w != nil {
-			st.Wait = &Wait{Matched: w.Matched, Satisfied: w.Satisfied, Needed: w.Needed, Quantifier: w.Quantifer, Unmet: slices.Clone(w.Unmet)}
-		}
-		if pr := s.Probe; pr != nil {
-			st.Probe = newProbe(pr)
-		}
-		for _, p := range s.Progress {
+		for _, p := range s.ProgressSamples() {
 			st.Progress = append(st.Progress, Progress{T: p.Time, Done: p.Done, Total: p.Total, Unit: p.Unit, Matched: p.Matched})
 		}
 		if len(s.Steps) > 0 {
@@ -269,32 +220,7 @@ func newSteps(list []*engine.StepResult) []Step {
 	return out
 }
 
-func newProbe(pr *engine.ProbeResult) *Probe {
-	p := &Probe{
-		Name: pr.Name, Runs: len(pr.Samples), SamplesSeconds: make([]float64, len(pr.Samples)),
-		StatsSeconds: map[string]float64{}, Assertions: []Assertion{},
-	}
-	for i, d := range pr.Samples {
-		p.SamplesSeconds[i] = seconds(d)
-	}
-	// The statistics are the ones the console shows; parsing them back keeps
-	// one definition of percentiles (the timeProbe's).
-	for name, v := range pr.Stats {
-		if d, err := time.ParseDuration(v); err == nil {
-			p.StatsSeconds[name] = seconds(d)
-		}
-	}
-	for _, a := range pr.Assertions {
-		vals := map[string]string{}
-		for k, v := range a.Values {
-			vals[k] = v
-		}
-		p.Assertions = append(p.Assertions, Assertion{Expr: a.Expr, Passed: a.Passed, Values: vals})
-	}
-	return p
-}
-
-func refs(in []engine.ObjectRef) []ObjectRef {
+func refs(in []result.ObjectRef) []ObjectRef {
 	var out []ObjectRef
 	for _, r := range in {
 		out = append(out, ObjectRef{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})

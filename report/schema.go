@@ -2,22 +2,42 @@ package report
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 // Schema generates the JSON Schema (2020-12) of report.json from the Go
 // types of this package: every struct becomes a $defs entry; fields
 // without omitempty are required; `doc` tags become descriptions and
 // `enum` tags (comma-separated) enumerations. It is the source of
-// schemas/report.schema.json.
-func Schema() ([]byte, error) {
+// schemas/report.schema.json. details maps each step kind that adds a
+// result detail to its Go type (result.Registry.Details): a step's detail
+// must match its kind's $defs entry <kind>Detail.
+func Schema(details map[string]reflect.Type) ([]byte, error) {
 	g := &schemaGen{defs: map[string]any{}}
 	root := g.structSchema(reflect.TypeFor[Report]())
+	var perKind []any
+	for _, kind := range slices.Sorted(maps.Keys(details)) {
+		t := details[kind]
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		name := kind + "Detail"
+		g.defs[name] = g.structSchema(t)
+		perKind = append(perKind, map[string]any{
+			"if":   map[string]any{"properties": map[string]any{"kind": map[string]any{"const": kind}}, "required": []string{"kind"}},
+			"then": map[string]any{"properties": map[string]any{"detail": map[string]any{"$ref": "#/$defs/" + name}}},
+		})
+	}
+	if len(perKind) > 0 {
+		g.defs["step"].(map[string]any)["allOf"] = perKind
+	}
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "runner run report (" + SchemaVersion + ")"
@@ -33,15 +53,15 @@ func Schema() ([]byte, error) {
 type schemaGen struct{ defs map[string]any }
 
 var outcomes = []string{
-	string(engine.Passed), string(engine.Failed), string(engine.TimedOut),
-	string(engine.Interrupted), string(engine.Skipped),
+	string(result.Passed), string(result.Failed), string(result.TimedOut),
+	string(result.Interrupted), string(result.Skipped),
 }
 
 func (g *schemaGen) typ(t reflect.Type) map[string]any {
 	switch t {
 	case reflect.TypeFor[time.Time]():
 		return map[string]any{"type": "string", "format": "date-time"}
-	case reflect.TypeFor[engine.Outcome]():
+	case reflect.TypeFor[result.Outcome]():
 		return map[string]any{"$ref": "#/$defs/outcome"}
 	}
 	switch t.Kind() {

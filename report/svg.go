@@ -3,12 +3,11 @@ package report
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 // A chart is an inline SVG drawing, built in Go and written out by the
@@ -81,10 +80,10 @@ func timeline(p *Plan) chart {
 				bw := math.Max(xOf(*s.End)-bx, 1.5)
 				c.Rects = append(c.Rects, shape{
 					Class: "bar", Outcome: string(s.Outcome), X: bx, Y: y + 4, W: bw, H: tlRow - 8,
-					Title: fmt.Sprintf("%s: %s in %s", s.Name, s.Outcome, durText(s.DurationSeconds)),
+					Title: fmt.Sprintf("%s: %s in %s", s.Name, s.Outcome, result.FormatSeconds(s.DurationSeconds)),
 				})
-				note := durText(s.DurationSeconds)
-				if s.Outcome != engine.Passed {
+				note := result.FormatSeconds(s.DurationSeconds)
+				if s.Outcome != result.Passed {
 					note += " ✗ " + string(s.Outcome)
 				}
 				c.Texts = append(c.Texts, shape{Class: "dur", Outcome: string(s.Outcome), X: bx + bw + 4, Y: y + 14, Text: note})
@@ -99,8 +98,8 @@ func timeline(p *Plan) chart {
 		bx := xOf(cl.Start)
 		bw := math.Max(xOf(cl.End)-bx, 1.5)
 		c.Rects = append(c.Rects, shape{Class: "cleanup-bar", X: bx, Y: y + 4, W: bw, H: tlRow - 8,
-			Title: fmt.Sprintf("cleanup: deleted %d in %s", len(cl.Deleted), durText(cl.DurationSeconds))})
-		c.Texts = append(c.Texts, shape{Class: "dur", X: bx + bw + 4, Y: y + 14, Text: durText(cl.DurationSeconds)})
+			Title: fmt.Sprintf("cleanup: deleted %d in %s", len(cl.Deleted), result.FormatSeconds(cl.DurationSeconds))})
+		c.Texts = append(c.Texts, shape{Class: "dur", X: bx + bw + 4, Y: y + 14, Text: result.FormatSeconds(cl.DurationSeconds)})
 		y += tlRow
 	}
 	c.H = y + 8
@@ -198,104 +197,66 @@ func progressChart(s *Step) chart {
 	return c
 }
 
-// A budget is a limit a timeProbe assertion puts on one statistic.
-type budget struct {
-	Stat    string
-	Seconds float64
-	Label   string
-}
-
-// budgetRE matches one conjunct of the simple assertions whose limit the
-// probe chart draws: <stat> < or <= a duration, written duration("30s"),
-// duration(name) or name, e.g. `duration < duration(attachBudget)`.
-var budgetRE = regexp.MustCompile(`^\(?\s*(duration|min|max|mean|p50|p90|p99)\s*(<=|<)\s*(?:duration\(\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z_]\w*))\s*\)|([A-Za-z_]\w*))\s*\)?$`)
-
-// budgets finds the limits of a probe's assertions. Only assertions (or
-// parts of them joined by &&) of the form `<stat> < <duration>` count; the
-// duration is a literal or a name whose value the assertion recorded.
-// Anything more complex is listed with the assertions but not drawn.
-func budgets(pr *Probe) []budget {
-	var out []budget
-	for _, a := range pr.Assertions {
-		for _, part := range strings.Split(a.Expr, "&&") {
-			m := budgetRE.FindStringSubmatch(strings.TrimSpace(part))
-			if m == nil {
-				continue
-			}
-			text, name := m[3]+m[4], m[5]+m[6]
-			if name != "" {
-				v, ok := a.Values[name]
-				if !ok {
-					continue
-				}
-				if u, err := strconv.Unquote(v); err == nil {
-					v = u
-				}
-				text = v
-			}
-			d, err := time.ParseDuration(text)
-			if err != nil {
-				continue
-			}
-			label := m[1] + " " + m[2] + " " + durText(d.Seconds())
-			if name != "" {
-				label += " (" + name + ")"
-			}
-			out = append(out, budget{Stat: m[1], Seconds: d.Seconds(), Label: label})
+// barChart draws a kind's bar chart: one bar per sample and each limit
+// (a timeProbe's budgets) as a dashed line.
+func barChart(bc *result.BarChart) chart {
+	c := chart{W: chW, H: chH, Label: bc.Label}
+	text := func(v float64) string {
+		if bc.Seconds {
+			return result.FormatSeconds(v)
 		}
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	return out
-}
-
-// probeChart draws a timeProbe's samples as one bar per run and each
-// budget (see budgets) as a dashed line.
-func probeChart(s *Step) chart {
-	pr := s.Probe
-	c := chart{W: chW, H: chH, Label: "samples of timeProbe " + pr.Name}
-	bs := budgets(pr)
 	top := 0.0
-	for _, v := range pr.SamplesSeconds {
-		top = math.Max(top, v)
+	for _, b := range bc.Bars {
+		top = math.Max(top, b.Value)
 	}
-	for _, b := range bs {
-		top = math.Max(top, b.Seconds)
+	for _, l := range bc.Limits {
+		top = math.Max(top, l.Value)
 	}
 	if top <= 0 {
 		top = 1
 	}
-	yStep := niceTime(top * 1.1 / 4)
+	yStep := nice125(top * 1.1 / 4)
+	if bc.Seconds {
+		yStep = niceTime(top * 1.1 / 4)
+	}
 	yMax := math.Ceil(top*1.1/yStep) * yStep
 	px0, px1, py0, py1 := chLeft, chW-chRight, chH-chB, chT
 	yOf := func(v float64) float64 { return py0 - v/yMax*(py0-py1) }
 	axes(&c, px0, px1, py0, py1)
 	for v := 0.0; v <= yMax+1e-9; v += yStep {
+		tick := axisTime(v)
+		if !bc.Seconds {
+			tick = text(v)
+		}
 		c.Lines = append(c.Lines, shape{Class: "grid", X: px0, Y: yOf(v), W: px1, H: yOf(v)})
-		c.Texts = append(c.Texts, shape{Class: "tick", X: px0 - 6, Y: yOf(v) + 4, Text: axisTime(v), Anchor: "end"})
+		c.Texts = append(c.Texts, shape{Class: "tick", X: px0 - 6, Y: yOf(v) + 4, Text: tick, Anchor: "end"})
 	}
-	n := len(pr.SamplesSeconds)
+	n := len(bc.Bars)
 	slot := (px1 - px0) / float64(max(n, 1))
 	bw := math.Min(slot*0.7, 48)
 	labelEvery := max(1, n/10)
-	for i, v := range pr.SamplesSeconds {
+	for i, b := range bc.Bars {
 		x := px0 + slot*float64(i) + (slot-bw)/2
-		c.Rects = append(c.Rects, shape{Class: "sample", X: x, Y: yOf(v), W: bw, H: py0 - yOf(v),
-			Title: fmt.Sprintf("run %d: %s", i+1, durText(v))})
+		c.Rects = append(c.Rects, shape{Class: "sample", X: x, Y: yOf(b.Value), W: bw, H: py0 - yOf(b.Value),
+			Title: fmt.Sprintf("run %s: %s", b.Label, text(b.Value))})
 		if n <= 12 {
-			c.Texts = append(c.Texts, shape{Class: "value", X: x + bw/2, Y: yOf(v) - 4, Text: durText(v), Anchor: "middle"})
+			c.Texts = append(c.Texts, shape{Class: "value", X: x + bw/2, Y: yOf(b.Value) - 4, Text: text(b.Value), Anchor: "middle"})
 		}
 		if i%labelEvery == 0 || i == n-1 {
-			c.Texts = append(c.Texts, shape{Class: "tick", X: x + bw/2, Y: py0 + 16, Text: strconv.Itoa(i + 1), Anchor: "middle"})
+			c.Texts = append(c.Texts, shape{Class: "tick", X: x + bw/2, Y: py0 + 16, Text: b.Label, Anchor: "middle"})
 		}
 	}
 	if n == 0 {
 		c.Texts = append(c.Texts, shape{Class: "note", X: (px0 + px1) / 2, Y: (py0 + py1) / 2, Text: "no samples", Anchor: "middle"})
 	}
-	for _, b := range bs {
-		y := yOf(b.Seconds)
+	for _, l := range bc.Limits {
+		y := yOf(l.Value)
 		c.Lines = append(c.Lines, shape{Class: "budget", X: px0, Y: y, W: px1, H: y})
-		c.Texts = append(c.Texts, shape{Class: "budget-label", X: px1 - 4, Y: y - 5, Text: b.Label, Anchor: "end"})
+		c.Texts = append(c.Texts, shape{Class: "budget-label", X: px1 - 4, Y: y - 5, Text: l.Label, Anchor: "end"})
 	}
-	c.Texts = append(c.Texts, shape{Class: "legend", X: px0, Y: 16, Text: fmt.Sprintf("%d run(s), duration of each; dashed: budget", n)})
+	c.Texts = append(c.Texts, shape{Class: "legend", X: px0, Y: 16, Text: bc.Legend})
 	return c
 }
 

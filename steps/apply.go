@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/engine/manifest"
+	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/result"
 )
 
 // FieldManager is the server-side apply field manager of every apply.
@@ -53,6 +56,26 @@ type applyAction struct {
 	parallel engine.IntValue
 	force    bool
 	outputs  outputs
+}
+
+// ApplyDetail is an apply step's result: how many objects it applied.
+type ApplyDetail struct {
+	Objects int `json:"objects" doc:"Objects rendered."`
+	Created int `json:"created"`
+	Changed int `json:"changed" doc:"Objects that existed and were applied over."`
+}
+
+// Summary implements result.Detail.
+func (d *ApplyDetail) Summary() string {
+	return fmt.Sprintf("%d/%d applied (%d created, %d changed)", d.Created+d.Changed, d.Objects, d.Created, d.Changed)
+}
+
+// Properties implements result.Detail.
+func (d *ApplyDetail) Properties() []result.Property {
+	return []result.Property{
+		{Name: "objects", Value: strconv.Itoa(d.Objects)}, {Name: "created", Value: strconv.Itoa(d.Created)},
+		{Name: "changed", Value: strconv.Itoa(d.Changed)},
+	}
 }
 
 // Build implements engine.Spec.
@@ -174,8 +197,8 @@ func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
 		}
 		parallel = max(parallel, 1)
 	}
-	res := &engine.ApplyResult{Objects: len(objs)}
-	env.Result.Apply = res
+	res := &ApplyDetail{Objects: len(objs)}
+	env.Result.Detail = res
 	applied := make([]map[string]any, len(objs))
 	var done, created, changed atomic.Int64
 	prog := newThrottle(100 * time.Millisecond)
@@ -308,8 +331,8 @@ func createdByUs(u *unstructured.Unstructured) bool {
 	return true
 }
 
-func refOf(u *unstructured.Unstructured, m *meta.RESTMapping) engine.ObjectRef {
-	return engine.ObjectRef{GVR: m.Resource, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+func refOf(u *unstructured.Unstructured, m *meta.RESTMapping) result.ObjectRef {
+	return kube.Ref(m.Resource, u.GetKind(), u.GetNamespace(), u.GetName())
 }
 
 // forEachBounded runs fn for 0..n-1 with at most parallel at once and stops

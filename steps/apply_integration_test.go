@@ -8,7 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
+	"github.com/scenario-runner/runner/steps"
 )
 
 // TestApplyLive: forEach + parallel applies, a cluster-scoped object, a
@@ -78,10 +79,10 @@ steps:
 	files := map[string]string{"manifests/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file, namespace: apply-live}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file-2}\n"}
 	r := runLive(t, c, plan, files)
 	mustPass(t, r)
-	if got := r.Steps[1].Apply; got == nil || got.Created != 40 || got.Changed != 0 {
+	if got := r.Steps[1].Detail.(*steps.ApplyDetail); got == nil || got.Created != 40 || got.Changed != 0 {
 		t.Errorf("forEach apply: %+v, want 40 created", got)
 	}
-	if got := r.Steps[5].Apply; got == nil || got.Changed != 1 {
+	if got := r.Steps[5].Detail.(*steps.ApplyDetail); got == nil || got.Changed != 1 {
 		t.Errorf("apply of a pre-existing object: %+v, want 1 changed", got)
 	}
 	if len(r.Cleanup.Changed) != 1 || r.Cleanup.Changed[0].Name != "pre-existing" {
@@ -189,7 +190,7 @@ steps:
 `
 	r := runLive(t, c, plan, nil)
 	mustPass(t, r)
-	if got := r.Steps[1].Apply; got == nil || got.Deleted != 20 {
+	if got := r.Steps[1].Detail.(*steps.DeleteDetail); got == nil || got.Deleted != 20 {
 		t.Errorf("delete: %+v, want 20 deleted", got)
 	}
 }
@@ -220,7 +221,7 @@ steps:
 `, "kind Nothing of example.com/v1 is not served by the cluster"},
 	} {
 		r := runLive(t, c, tc.plan, nil)
-		if r.Outcome != engine.Failed || !strings.Contains(r.Error, tc.want) {
+		if r.Outcome != result.Failed || !strings.Contains(r.Error, tc.want) {
 			t.Errorf("%s: outcome %s, error %q; want failed with %q", r.Name, r.Outcome, r.Error, tc.want)
 		}
 	}
@@ -241,7 +242,7 @@ steps:
         kind: ConfigMap
         metadata: {name: "Bad_Name"}
 `, nil)
-	if r.Outcome != engine.Failed {
+	if r.Outcome != result.Failed {
 		t.Fatalf("outcome %s, want failed", r.Outcome)
 	}
 	for _, want := range []string{"ConfigMap/default/Bad_Name", "plan.yaml:6:9", `metadata.name: Invalid value: "Bad_Name"`} {

@@ -14,6 +14,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/localcluster/clustertest"
+	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/steps"
 )
 
@@ -31,7 +32,7 @@ func liveCluster(t *testing.T) *kube.Client {
 
 // runLive writes plan (and extra files) to a temp folder, loads it and runs
 // it against the shared cluster.
-func runLive(t *testing.T, c *kube.Client, plan string, files map[string]string, ov ...engine.Override) *engine.Result {
+func runLive(t *testing.T, c *kube.Client, plan string, files map[string]string, ov ...engine.Override) *result.Plan {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -54,9 +55,9 @@ func runLive(t *testing.T, c *kube.Client, plan string, files map[string]string,
 	return engine.Run(ctx, p, engine.RunOptions{Cluster: c, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 }
 
-func mustPass(t *testing.T, r *engine.Result) {
+func mustPass(t *testing.T, r *result.Plan) {
 	t.Helper()
-	if r.Outcome != engine.Passed {
+	if r.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", r.Outcome, r.Error)
 	}
 	if r.Cleanup != nil && (len(r.Cleanup.Left) > 0 || len(r.Cleanup.Errors) > 0) {

@@ -2,15 +2,17 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/engine/manifest"
+	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/result"
 )
 
 // DeleteSpec deletes objects named by a target or by a manifest.
@@ -59,56 +61,44 @@ func (s *DeleteSpec) Build(b *engine.Builder) (engine.Action, error) {
 	return a, nil
 }
 
-type deletion struct {
-	gvr       schema.GroupVersionResource
-	namespace string
-	name      string
-	kind      string
+// DeleteDetail is a delete step's result.
+type DeleteDetail struct {
+	Objects int `json:"objects" doc:"Objects the step named."`
+	Deleted int `json:"deleted" doc:"Objects that existed and were deleted (absent ones count as done)."`
 }
 
-// Run implements engine.Action.
+// Summary implements result.Detail.
+func (d *DeleteDetail) Summary() string { return fmt.Sprintf("%d deleted", d.Deleted) }
+
+// Properties implements result.Detail.
+func (d *DeleteDetail) Properties() []result.Property {
+	return []result.Property{{Name: "objects", Value: strconv.Itoa(d.Objects)}, {Name: "deleted", Value: strconv.Itoa(d.Deleted)}}
+}
+
+// Run implements engine.Action: kube.Delete, the same delete-and-wait as
+// cleanup's, with the step's propagation policy.
 func (a *deleteAction) Run(ctx context.Context, env *engine.Env) error {
 	victims, err := a.victims(ctx, env)
 	if err != nil {
 		return err
 	}
-	res := &engine.ApplyResult{Objects: len(victims)}
-	env.Result.Apply = res
-	opts := metav1.DeleteOptions{PropagationPolicy: &a.policy}
-	if env.DryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	type group struct {
-		gvr schema.GroupVersionResource
-		ns  string
-	}
-	gone := map[group][]string{}
-	for i, v := range victims {
-		err := env.Cluster.Dynamic().Resource(v.gvr).Namespace(v.namespace).Delete(ctx, v.name, opts)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting %s/%s: %w", v.kind, v.name, err)
-		}
-		if err == nil {
-			res.Deleted++
-		}
-		g := group{v.gvr, v.namespace}
-		gone[g] = append(gone[g], v.name)
-		env.Progress(i+1, len(victims), "deleted", 0)
-	}
-	if !a.wait || env.DryRun {
-		return nil
-	}
-	for g, names := range gone {
-		if err := kube.WaitGone(ctx, env.Cluster.Dynamic(), g.gvr, g.ns, names); err != nil {
-			return fmt.Errorf("waiting for deletion: %w", err)
-		}
-	}
-	return nil
+	res := &DeleteDetail{Objects: len(victims)}
+	env.Result.Detail = res
+	var sent atomic.Int64
+	d := kube.Delete(ctx, env.Cluster.Dynamic(), victims, kube.DeleteOptions{
+		Propagation: func(result.ObjectRef) metav1.DeletionPropagation { return a.policy },
+		Wait:        a.wait, DryRun: env.DryRun,
+		Deleted: func(result.ObjectRef) {
+			env.Progress(int(sent.Add(1)), len(victims), "deleted", 0)
+		},
+	})
+	res.Deleted = len(d.Deleted)
+	return errors.Join(d.Errs...)
 }
 
 // victims lists what to delete: the manifest's objects, or the target's.
-func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]deletion, error) {
-	var out []deletion
+func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]result.ObjectRef, error) {
+	var out []result.ObjectRef
 	if a.target == nil {
 		for _, d := range a.docs {
 			obj, err := d.Render(env.Values())
@@ -122,7 +112,7 @@ func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]deletion
 			if err := placeNamespace(obj, m, env.Defaults.Namespace); err != nil {
 				return nil, err
 			}
-			out = append(out, deletion{gvr: m.Resource, namespace: obj.GetNamespace(), name: obj.GetName(), kind: obj.GetKind()})
+			out = append(out, kube.Ref(m.Resource, obj.GetKind(), obj.GetNamespace(), obj.GetName()))
 		}
 		return out, nil
 	}
@@ -132,14 +122,14 @@ func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]deletion
 	}
 	kind := t.Mapping.GroupVersionKind.Kind
 	if t.Name != "" {
-		return []deletion{{gvr: t.GVR, namespace: t.Namespace, name: t.Name, kind: kind}}, nil
+		return []result.ObjectRef{kube.Ref(t.GVR, kind, t.Namespace, t.Name)}, nil
 	}
 	list, err := env.Cluster.Dynamic().Resource(t.GVR).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.LabelSelector, FieldSelector: t.FieldSelector})
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", t, err)
 	}
 	for _, item := range list.Items {
-		out = append(out, deletion{gvr: t.GVR, namespace: item.GetNamespace(), name: item.GetName(), kind: kind})
+		out = append(out, kube.Ref(t.GVR, kind, item.GetNamespace(), item.GetName()))
 	}
 	return out, nil
 }

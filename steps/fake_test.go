@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -103,4 +104,23 @@ func (c *fakeCluster) requests() map[string]int {
 // object builds an unstructured object from its content.
 func object(content map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: content}
+}
+
+// Apply implements applier with what the fake tracker can do (it has no
+// server-side apply): create when absent, else update; the request carries
+// the apply's dry-run option, and the result says whether it created.
+func (c *fakeCluster) Apply(ctx context.Context, m *meta.RESTMapping, obj *unstructured.Unstructured, opts metav1.ApplyOptions) (*unstructured.Unstructured, bool, error) {
+	ri := c.dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
+	cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		out, err := ri.Create(ctx, obj, metav1.CreateOptions{DryRun: opts.DryRun, FieldManager: opts.FieldManager})
+		return out, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	obj = obj.DeepCopy()
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	out, err := ri.Update(ctx, obj, metav1.UpdateOptions{DryRun: opts.DryRun, FieldManager: opts.FieldManager})
+	return out, false, err
 }

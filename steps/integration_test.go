@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/steps"
 )
 
@@ -32,9 +33,9 @@ type progressWatcher struct {
 	seen chan struct{}
 }
 
-func (p *progressWatcher) StepStarted(*engine.StepResult)  {}
-func (p *progressWatcher) StepFinished(*engine.StepResult) {}
-func (p *progressWatcher) StepProgress(_ *engine.StepResult, pr engine.Progress) {
+func (p *progressWatcher) StepStarted(*result.Step)  {}
+func (p *progressWatcher) StepFinished(*result.Step) {}
+func (p *progressWatcher) StepProgress(_ *result.Step, pr result.Progress) {
 	if pr.Matched >= p.n {
 		p.once.Do(func() { close(p.seen) })
 	}
@@ -154,7 +155,7 @@ steps:
 	reads := func() float64 { return apiRequests(t, c.Config, "configmaps", "LIST", "WATCH", "GET") }
 	before, beforeAll := reads(), apiRequests(t, c.Config, "")
 	seen := &progressWatcher{n: n, seen: make(chan struct{})}
-	done := make(chan *engine.Result)
+	done := make(chan *result.Plan)
 	go func() {
 		done <- engine.Run(ctx, p, engine.RunOptions{Cluster: c, Observer: seen, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	}()
@@ -175,7 +176,7 @@ steps:
 	}
 	lastFlip := time.Now()
 	r := <-done
-	if r.Outcome != engine.Passed {
+	if r.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", r.Outcome, r.Error)
 	}
 	sr := r.Steps[0]
@@ -183,7 +184,7 @@ steps:
 	if lag > time.Second {
 		t.Errorf("the step ended %s after the last flip, want under 1s", lag)
 	}
-	if w := sr.Wait; w == nil || w.Matched != n || w.Satisfied != n {
+	if w := sr.Detail.(*steps.WaitDetail); w == nil || w.Matched != n || w.Satisfied != n {
 		t.Errorf("wait result %+v", w)
 	}
 
@@ -251,7 +252,7 @@ steps:
       condition: object.status?.readyReplicas == 10 && len(nodes) == 10 && first == "web-0"
 `, nil)
 	mustPass(t, r)
-	w := r.Steps[3].Wait
+	w := r.Steps[3].Detail.(*steps.WaitDetail)
 	if w == nil || w.Matched != 10 || w.Satisfied != 10 || w.Needed != 10 {
 		t.Errorf("wait result %+v", w)
 	}
@@ -286,19 +287,19 @@ steps:
         - max < duration("1m")
         - p90 < duration("1us")
 `, nil)
-	if r.Outcome != engine.Failed {
+	if r.Outcome != result.Failed {
 		t.Fatalf("outcome %s, want failed: %s", r.Outcome, r.Error)
 	}
 	want := regexp.MustCompile(`^step "timeProbe configmap-roundtrip": assertion failed: p90 < duration\("1us"\): p90 = [0-9.]+m?s$`)
 	if !want.MatchString(r.Error) {
 		t.Errorf("error: %s", r.Error)
 	}
-	pr := r.Steps[1].Probe
-	if pr == nil || len(pr.Samples) != 5 || len(pr.Assertions) != 2 || !pr.Assertions[0].Passed || pr.Assertions[1].Passed {
+	pr := r.Steps[1].Detail.(*steps.ProbeDetail)
+	if pr == nil || len(pr.SamplesSeconds) != 5 || len(pr.Assertions) != 2 || !pr.Assertions[0].Passed || pr.Assertions[1].Passed {
 		t.Fatalf("probe %+v", pr)
 	}
 	if n := len(r.Steps[1].Steps); n != 15 {
 		t.Errorf("%d nested step results, want 15", n)
 	}
-	t.Logf("samples %v, stats %v", pr.Samples, pr.Stats)
+	t.Logf("samples %v, stats %v", pr.SamplesSeconds, pr.StatsSeconds)
 }

@@ -12,6 +12,9 @@ import (
 // outputs are named expressions over the objects a step saw.
 type outputs map[string]*eval.Program
 
+// outputBinds are the names output expressions see besides vars.
+var outputBinds = []string{"objects"}
+
 func buildOutputs(b *engine.Builder, specs map[string]engine.Expr) outputs {
 	if len(specs) == 0 {
 		return nil

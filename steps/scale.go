@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/kube"
 )
 
 // ScaleSpec sets the replica count of an object with a scale subresource.
@@ -66,7 +67,7 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 		return fmt.Errorf("scaling %s to %d: %w", t, n, err)
 	}
 	if !env.DryRun {
-		env.Recorder.Changed(engine.ObjectRef{GVR: t.GVR, APIVersion: t.Mapping.GroupVersionKind.GroupVersion().String(), Kind: t.Mapping.GroupVersionKind.Kind, Namespace: t.Namespace, Name: t.Name})
+		env.Recorder.Changed(kube.Ref(t.GVR, t.Mapping.GroupVersionKind.Kind, t.Namespace, t.Name))
 	}
 	env.Log.Info().Str("target", t.String()).Int("replicas", n).Msg("scaled")
 	return nil

@@ -3,13 +3,13 @@ package steps
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/decode"
+	"github.com/scenario-runner/runner/result"
 )
 
 // SleepSpec is the YAML shape of a sleep step: a bare duration, as in
@@ -25,19 +25,7 @@ func (s *SleepSpec) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
 }
 
 // Describe implements engine.Describer.
-func (s *SleepSpec) Describe() string { return "sleep " + shortDuration(s.Duration.Duration) }
-
-// shortDuration prints d without zero units: 1h rather than 1h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+func (s *SleepSpec) Describe() string { return "sleep " + result.FormatDuration(s.Duration.Duration) }
 
 // Build implements engine.Spec.
 func (s *SleepSpec) Build(*engine.Builder) (engine.Action, error) {
@@ -56,9 +44,11 @@ func (a sleepAction) Run(ctx context.Context, _ *engine.Env) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("slept %s of %s: %w", roundDuration(time.Since(start)), a.d, ctx.Err())
+		return fmt.Errorf("slept %s of %s: %w", result.FormatDuration(time.Since(start)), a.d, ctx.Err())
 	}
 }
 
-// Observing implements engine.Observing: a dry run skips it.
-func (*sleepAction) Observing() bool { return true }
+// Observing implements engine.Observing: a dry run skips it. The receiver
+// is a value, as Build returns one (a pointer receiver here once made dry
+// runs sleep).
+func (sleepAction) Observing() bool { return true }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 func TestSleep(t *testing.T) {
@@ -15,14 +16,14 @@ func TestSleep(t *testing.T) {
 		name    string
 		plan    string
 		cancel  time.Duration // cancel the run's context after this long
-		want    engine.Outcome
+		want    result.Outcome
 		errText string
 		atLeast time.Duration
 		below   time.Duration
 	}{
-		{name: "sleeps", plan: "- sleep: 50ms", want: engine.Passed, atLeast: 50 * time.Millisecond, below: 2 * time.Second},
-		{name: "step timeout", plan: "- sleep: 1h\n  timeout: 50ms", want: engine.TimedOut, errText: "step timeout of 50ms reached: slept 5", below: 2 * time.Second},
-		{name: "interrupted", plan: "- sleep: 1h", cancel: 50 * time.Millisecond, want: engine.Interrupted, errText: `step "sleep 1h": interrupted`, below: 2 * time.Second},
+		{name: "sleeps", plan: "- sleep: 50ms", want: result.Passed, atLeast: 50 * time.Millisecond, below: 2 * time.Second},
+		{name: "step timeout", plan: "- sleep: 1h\n  timeout: 50ms", want: result.TimedOut, errText: "step timeout of 50ms reached: slept 5", below: 2 * time.Second},
+		{name: "interrupted", plan: "- sleep: 1h", cancel: 50 * time.Millisecond, want: result.Interrupted, errText: `step "sleep 1h": interrupted`, below: 2 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

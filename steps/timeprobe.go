@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 )
 
 // TimeProbeSpec is the YAML shape of a timeProbe step: run nested steps
@@ -33,14 +35,120 @@ type TimeProbeSpec struct {
 // Describe implements engine.Describer.
 func (s *TimeProbeSpec) Describe() string { return "timeProbe " + s.Name }
 
-// probeNames are the statistics an assertion sees, in report order.
-var probeNames = []string{"min", "mean", "p50", "p90", "p99", "max"}
+// probeStatNames are the statistics an assertion sees besides samples, in
+// report order; duration is the last sample.
+var probeStatNames = []string{"duration", "min", "p50", "mean", "p90", "p99", "max"}
+
+// probeBinds are the names a timeProbe's assertions see.
+var probeBinds = append([]string{"samples"}, probeStatNames...)
 
 type timeProbeAction struct {
 	name    string
 	repeat  engine.IntValue
 	steps   []*engine.Step
 	asserts []*eval.Program
+	// bounds are the budgets of the assertions, for the report's chart.
+	bounds []eval.Bound
+}
+
+// ProbeDetail is a timeProbe's result: every sample, the statistics and
+// the assertions with the values they read.
+type ProbeDetail struct {
+	Name           string             `json:"name"`
+	Runs           int                `json:"runs" doc:"Samples taken."`
+	SamplesSeconds []float64          `json:"samplesSeconds" doc:"Each run's duration in seconds, in order."`
+	StatsSeconds   map[string]float64 `json:"statsSeconds" doc:"duration (the last sample), min, max, mean, p50, p90, p99 (nearest rank) in seconds, rounded to three significant digits as the console shows them."`
+	Assertions     []result.Check     `json:"assertions"`
+	Budgets        []result.Limit     `json:"budgets,omitempty" doc:"Upper limits the assertions put on a statistic (p90 < 30s), in seconds."`
+
+	samples []time.Duration
+}
+
+func (d *ProbeDetail) setSamples(samples []time.Duration) {
+	d.samples = samples
+	d.Runs = len(samples)
+	d.SamplesSeconds = make([]float64, len(samples))
+	for i, s := range samples {
+		d.SamplesSeconds[i] = s.Seconds()
+	}
+	d.StatsSeconds = map[string]float64{}
+	for name, v := range probeStats(samples) {
+		d.StatsSeconds[name] = result.RoundDuration(v).Seconds()
+	}
+}
+
+// stats lists the statistics in report order, formatted.
+func (d *ProbeDetail) stats() []result.Property {
+	var out []result.Property
+	for _, name := range probeStatNames {
+		if v, ok := d.StatsSeconds[name]; ok {
+			out = append(out, result.Property{Name: name, Value: result.FormatSeconds(v)})
+		}
+	}
+	return out
+}
+
+// Summary implements result.Detail.
+func (d *ProbeDetail) Summary() string {
+	var parts []string
+	for _, p := range d.stats() {
+		switch p.Name {
+		case "min", "p50", "p90", "max":
+			parts = append(parts, p.Name+" "+p.Value)
+		}
+	}
+	return fmt.Sprintf("%d sample(s): %s", d.Runs, strings.Join(parts, ", "))
+}
+
+// Properties implements result.Detail: runs, the statistics and the
+// assertions ("passed: <expr> (name = value, ...)").
+func (d *ProbeDetail) Properties() []result.Property {
+	props := append([]result.Property{{Name: "runs", Value: strconv.Itoa(d.Runs)}}, d.stats()...)
+	for i, a := range d.Assertions {
+		props = append(props, result.Property{Name: fmt.Sprintf("assert.%d", i+1), Value: checkText(a)})
+	}
+	return props
+}
+
+// SuiteProperties implements result.SuiteProperties: probe.<name>.<stat>.
+func (d *ProbeDetail) SuiteProperties() []result.Property {
+	var props []result.Property
+	for _, p := range d.Properties() {
+		props = append(props, result.Property{Name: "probe." + d.Name + "." + p.Name, Value: p.Value})
+	}
+	return props
+}
+
+// Section implements result.Sectioned: the samples against the budgets.
+func (d *ProbeDetail) Section() *result.Section {
+	c := &result.BarChart{
+		Label: "samples of timeProbe " + d.Name, Seconds: true, Limits: d.Budgets,
+		Legend: fmt.Sprintf("%d run(s), duration of each; dashed: budget", d.Runs),
+	}
+	for i, v := range d.SamplesSeconds {
+		c.Bars = append(c.Bars, result.Bar{Label: strconv.Itoa(i + 1), Value: v})
+	}
+	return &result.Section{
+		Group: "Time probes", Note: fmt.Sprintf("%d run(s)", d.Runs),
+		Facts: d.stats(), Checks: d.Assertions, Chart: c,
+	}
+}
+
+// checkText is "passed: <expr> (a = 1s, b = 2s)" or "failed: ...".
+func checkText(a result.Check) string {
+	status := "failed"
+	if a.Passed {
+		status = "passed"
+	}
+	var vals []string
+	for _, k := range slices.Sorted(maps.Keys(a.Values)) {
+		vals = append(vals, k+" = "+a.Values[k])
+	}
+	s := status + ": " + a.Expr
+	if len(vals) > 0 {
+		s += " (" + strings.Join(vals, ", ") + ")"
+	}
+	return s
 }
 
 // Build implements engine.Spec.
@@ -57,13 +165,14 @@ func (s *TimeProbeSpec) Build(b *engine.Builder) (engine.Action, error) {
 		b.Errorf(b.Here(), "timeProbe %q has no steps to time", s.Name)
 	}
 	a.steps = b.Steps(s.Steps)
-	scope := b.Scope().With("duration", time.Duration(0)).With("samples", []time.Duration{})
-	for _, n := range probeNames {
+	scope := b.Scope().With("samples", []time.Duration{})
+	for _, n := range probeStatNames {
 		scope = scope.With(n, time.Duration(0))
 	}
 	for _, e := range s.Assert {
 		if p := b.Compile(e, scope, eval.Bool); p != nil {
 			a.asserts = append(a.asserts, p)
+			a.bounds = append(a.bounds, p.Bounds(probeStatNames, b.Scope())...)
 		}
 	}
 	return a, nil
@@ -82,14 +191,15 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 			return fmt.Errorf("repeat must be at least 1, got %d", n)
 		}
 	}
-	probe := &engine.ProbeResult{Name: a.name, Stats: map[string]string{}}
-	env.Result.Probe = probe
+	probe := &ProbeDetail{Name: a.name, Assertions: []result.Check{}}
+	env.Result.Detail = probe
+	var samples []time.Duration
 	for i := range n {
 		first := len(env.Result.Steps)
 		start := time.Now()
 		err := env.RunSteps(ctx, a.steps)
 		if err != nil {
-			probe.Stats = formatStats(probe.Samples)
+			probe.setSamples(samples)
 			if n == 1 {
 				return err
 			}
@@ -99,10 +209,10 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 		if runs := env.Result.Steps[first:]; len(runs) > 0 {
 			start, end = runs[0].Start, runs[len(runs)-1].End
 		}
-		probe.Samples = append(probe.Samples, end.Sub(start))
+		samples = append(samples, end.Sub(start))
 		env.Progress(i+1, n, "runs", 0)
 	}
-	probe.Stats = formatStats(probe.Samples)
+	probe.setSamples(samples)
 	return a.check(env, probe)
 }
 
@@ -111,16 +221,17 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 //
 //	assertion failed: p90 < duration("30s"): p90 = 47.2s
 //	2 assertions failed: <expr>: <name> = <value>, ...; <expr>: ...
-func (a *timeProbeAction) check(env *engine.Env, probe *engine.ProbeResult) error {
+func (a *timeProbeAction) check(env *engine.Env, probe *ProbeDetail) error {
 	vals := env.Values()
-	for name, v := range probeStats(probe.Samples) {
+	for name, v := range probeStats(probe.samples) {
 		vals = vals.With(name, v)
 	}
-	vals = vals.With("samples", slices.Clone(probe.Samples))
+	vals = vals.With("samples", slices.Clone(probe.samples))
+	probe.Budgets = budgets(a.bounds, vals)
 
 	var failed []string
 	for _, p := range a.asserts {
-		r := engine.AssertionResult{Expr: strings.TrimSpace(p.Source), Values: map[string]string{}}
+		r := result.Check{Expr: strings.TrimSpace(p.Source), Values: map[string]string{}}
 		var shown []string
 		for _, name := range p.Names() {
 			v, ok := vals[name]
@@ -185,11 +296,21 @@ func probeStats(samples []time.Duration) map[string]time.Duration {
 	}
 }
 
-// formatStats renders the statistics of samples for reports.
-func formatStats(samples []time.Duration) map[string]string {
-	out := map[string]string{"runs": strconv.Itoa(len(samples))}
-	for name, v := range probeStats(samples) {
-		out[name] = roundDuration(v).String()
+// budgets evaluates the limits of bounds with vals: the dashed lines of
+// the report's chart, e.g. "p90 < 30s (attachBudget)".
+func budgets(bounds []eval.Bound, vals eval.Values) []result.Limit {
+	var out []result.Limit
+	for _, b := range bounds {
+		v, err := b.Limit.Run(vals)
+		d, ok := v.(time.Duration)
+		if err != nil || !ok {
+			continue
+		}
+		label := b.Name + " " + b.Op + " " + result.FormatDuration(d)
+		if names := b.Limit.Names(); len(names) > 0 {
+			label += " (" + strings.Join(names, ", ") + ")"
+		}
+		out = append(out, result.Limit{Label: label, Value: d.Seconds()})
 	}
 	return out
 }
@@ -197,11 +318,11 @@ func formatStats(samples []time.Duration) map[string]string {
 func formatProbeValue(v any) string {
 	switch x := v.(type) {
 	case time.Duration:
-		return roundDuration(x).String()
+		return result.FormatDuration(x)
 	case []time.Duration:
 		parts := make([]string, len(x))
 		for i, d := range x {
-			parts[i] = roundDuration(d).String()
+			parts[i] = result.FormatDuration(d)
 		}
 		return "[" + strings.Join(parts, " ") + "]"
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
 )
 
 func TestProbeStats(t *testing.T) {
@@ -51,8 +52,8 @@ func TestRoundDuration(t *testing.T) {
 		9*time.Minute + 41400*time.Millisecond: "9m41s",
 		time.Hour:                              "1h0m0s",
 	} {
-		if got := roundDuration(in).String(); got != want {
-			t.Errorf("roundDuration(%v) = %s, want %s", in, got, want)
+		if got := result.RoundDuration(in).String(); got != want {
+			t.Errorf("result.RoundDuration(%v) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -74,7 +75,7 @@ steps:
     - p90 < duration("1ms")
     - max > duration(limit) && len(samples) == 5
 `)
-	if res.Outcome != engine.Failed {
+	if res.Outcome != result.Failed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	want := regexp.MustCompile(`^step "timeProbe nap": 2 assertions failed: p90 < duration\("1ms"\): p90 = [0-9.]+ms; ` +
@@ -83,18 +84,21 @@ steps:
 		t.Errorf("error: %s", res.Error)
 	}
 	sr := res.Steps[0]
-	p := sr.Probe
-	if p == nil || p.Name != "nap" || len(p.Samples) != 5 {
+	p := sr.Detail.(*ProbeDetail)
+	if p == nil || p.Name != "nap" || len(p.samples) != 5 {
 		t.Fatalf("probe %+v", p)
 	}
-	for i, s := range p.Samples {
+	for i, s := range p.samples {
 		if s < 15*time.Millisecond {
 			t.Errorf("sample %d is %s, shorter than the steps", i, s)
 		}
 	}
-	for _, k := range []string{"runs", "min", "max", "mean", "p50", "p90", "p99", "duration"} {
-		if p.Stats[k] == "" {
-			t.Errorf("no %s in stats %v", k, p.Stats)
+	if p.Runs != 5 {
+		t.Errorf("runs = %d, want 5", p.Runs)
+	}
+	for _, k := range []string{"min", "max", "mean", "p50", "p90", "p99", "duration"} {
+		if p.StatsSeconds[k] <= 0 {
+			t.Errorf("no %s in stats %v", k, p.StatsSeconds)
 		}
 	}
 	if len(p.Assertions) != 3 || !p.Assertions[0].Passed || p.Assertions[1].Passed || p.Assertions[2].Passed {
@@ -103,7 +107,7 @@ steps:
 	if p.Assertions[0].Values["min"] == "" {
 		t.Errorf("assertion values %v", p.Assertions[0].Values)
 	}
-	if len(sr.Steps) != 10 || sr.Steps[0].Name != "sleep 10ms" || sr.Steps[9].Outcome != engine.Passed {
+	if len(sr.Steps) != 10 || sr.Steps[0].Name != "sleep 10ms" || sr.Steps[9].Outcome != result.Passed {
 		t.Errorf("nested results: %d, first %+v", len(sr.Steps), sr.Steps[0])
 	}
 }
@@ -121,10 +125,10 @@ steps:
     - duration < duration("5s") && first == "a"
 - waitFor: {apiVersion: v1, kind: Pod, name: '${{ first }}', condition: 'true'}
 `)
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
-	if n := len(res.Steps[0].Probe.Samples); n != 2 {
+	if n := len(res.Steps[0].Detail.(*ProbeDetail).samples); n != 2 {
 		t.Errorf("%d samples, want 2", n)
 	}
 }
@@ -142,14 +146,14 @@ steps:
     assert:
     - p90 < duration("1s")
 `)
-	if res.Outcome != engine.TimedOut && res.Outcome != engine.Failed {
+	if res.Outcome != result.TimedOut && res.Outcome != result.Failed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	want := `step "timeProbe ready": run 1 of 3: step "waitFor Pod": waiting for Pod in default: 1 matched, 0 satisfied`
 	if !strings.HasPrefix(res.Error, want) {
 		t.Errorf("error: %s\nwant prefix: %s", res.Error, want)
 	}
-	if p := res.Steps[0].Probe; len(p.Assertions) != 0 || len(p.Samples) != 0 {
+	if p := res.Steps[0].Detail.(*ProbeDetail); len(p.Assertions) != 0 || len(p.samples) != 0 {
 		t.Errorf("probe %+v", p)
 	}
 }

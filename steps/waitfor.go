@@ -22,6 +22,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 )
 
 // WaitForSpec is the YAML shape of a waitFor step: watch the objects of a
@@ -181,8 +182,9 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 	}
 	w := newWaiter(a.cond, a.paths, q, a.holdFor, rt, vals)
 	w.keepManagedFields = a.keepManagedFields
-	env.Result.Wait = &engine.WaitResult{Quantifer: q.kind.String()}
-	defer func() { w.fillResult(env.Result.Wait) }()
+	detail := &WaitDetail{Quantifier: q.kind.String()}
+	env.Result.Detail = detail
+	defer func() { w.fillResult(detail) }()
 
 	ictx, stop := context.WithCancel(ctx)
 	stopped, err := w.start(ictx, env)
@@ -453,7 +455,7 @@ func (w *waiter) check(o *waitObj, what string) {
 			why = w.reading(o)
 		}
 		w.broke = fmt.Sprintf("waiting for %s: the condition held for %s of holdFor %s, then broke: %s: %s; %s",
-			w.target, roundDuration(time.Since(w.since)), w.holdFor, w.objName(o), why, w.countsText())
+			w.target, result.RoundDuration(time.Since(w.since)), w.holdFor, w.objName(o), why, w.countsText())
 	}
 	w.everHeld = w.everHeld || h
 	select {
@@ -592,7 +594,7 @@ func (w *waiter) timeoutError() error {
 		b.WriteString("; the initial list was not complete")
 	}
 	if w.held && w.holdFor > 0 {
-		fmt.Fprintf(&b, "; the condition had held for %s of holdFor %s", roundDuration(time.Since(w.since)), w.holdFor)
+		fmt.Fprintf(&b, "; the condition had held for %s of holdFor %s", result.RoundDuration(time.Since(w.since)), w.holdFor)
 	}
 	if list, more := w.unmet(); len(list) > 0 && !w.held {
 		what := "not satisfied"
@@ -610,7 +612,7 @@ func (w *waiter) timeoutError() error {
 	return errors.New(b.String())
 }
 
-func (w *waiter) fillResult(r *engine.WaitResult) {
+func (w *waiter) fillResult(r *WaitDetail) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r.Matched, r.Satisfied, r.Needed = len(w.objs), w.satisfied, w.needed()
@@ -718,18 +720,30 @@ func formatValue(v any) string {
 	return s
 }
 
-// roundDuration rounds d for people: to three significant digits below a
-// minute (5.81ms, 47.2s), to the second above (9m41s).
-func roundDuration(d time.Duration) time.Duration {
-	if d >= time.Minute || d <= -time.Minute {
-		return d.Round(time.Second)
-	}
-	unit := time.Duration(1)
-	for x := d; x >= 1000 || x <= -1000; x /= 10 {
-		unit *= 10
-	}
-	return d.Round(unit)
-}
-
 // Observing implements engine.Observing: a dry run skips it.
 func (*waitForAction) Observing() bool { return true }
+
+// WaitDetail is a waitFor step's result: its final counts.
+type WaitDetail struct {
+	Matched    int      `json:"matched" doc:"Objects the target matched."`
+	Satisfied  int      `json:"satisfied" doc:"Matched objects that satisfied the condition."`
+	Needed     int      `json:"needed" doc:"Satisfied objects the quantifier needed."`
+	Quantifier string   `json:"quantifier"`
+	Unmet      []string `json:"unmet,omitempty" doc:"Objects that did not satisfy the condition, with the values it read."`
+}
+
+// Summary implements result.Detail.
+func (d *WaitDetail) Summary() string {
+	if d.Satisfied > d.Needed {
+		return fmt.Sprintf("%d satisfied (needed %d), %d matched", d.Satisfied, d.Needed, d.Matched)
+	}
+	return fmt.Sprintf("%d/%d satisfied, %d matched", d.Satisfied, d.Needed, d.Matched)
+}
+
+// Properties implements result.Detail.
+func (d *WaitDetail) Properties() []result.Property {
+	return []result.Property{
+		{Name: "satisfied", Value: strconv.Itoa(d.Satisfied)}, {Name: "needed", Value: strconv.Itoa(d.Needed)},
+		{Name: "matched", Value: strconv.Itoa(d.Matched)}, {Name: "quantifier", Value: d.Quantifier},
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/result"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -46,10 +47,10 @@ func checkGolden(t *testing.T, name, got string) {
 }
 
 // runYAML loads plan with every step kind and runs it against cl.
-func runYAML(ctx context.Context, t *testing.T, cl engine.Cluster, plan string) *engine.Result {
+func runYAML(ctx context.Context, t *testing.T, cl engine.Cluster, plan string) *result.Plan {
 	t.Helper()
 	p := loadYAML(t, plan)
-	return engine.Run(ctx, p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), Cleanup: engine.CleanupNever})
+	return engine.Run(ctx, p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), Cleanup: result.CleanupNever})
 }
 
 func loadYAML(t *testing.T, plan string) *engine.Plan {
@@ -121,25 +122,25 @@ func TestWaitForQuantifiers(t *testing.T) {
 		name    string
 		pods    []string
 		body    string
-		want    engine.Outcome
+		want    result.Outcome
 		matched int
 		sat     int
 		needed  int
 	}{
-		{"all running", []string{"a=Running", "b=Running", "c=Running"}, "", engine.Passed, 3, 3, 3},
-		{"all with one pending", []string{"a=Running", "b=Pending", "c=Running"}, "", engine.TimedOut, 3, 2, 3},
-		{"all on nothing", nil, "", engine.TimedOut, 0, 0, 1},
-		{"all with min 0 on nothing", nil, "min: 0", engine.Passed, 0, 0, 0},
-		{"all below min", []string{"a=Running", "b=Running"}, "min: 3", engine.TimedOut, 2, 2, 3},
-		{"all at min", []string{"a=Running", "b=Running", "c=Running"}, "all: true\nmin: 3", engine.Passed, 3, 3, 3},
-		{"any", []string{"a=Pending", "b=Running"}, "any: true", engine.Passed, 2, 1, 1},
-		{"any of none running", []string{"a=Pending", "b="}, "any: true", engine.TimedOut, 2, 0, 1},
-		{"count reached", []string{"a=Running", "b=Pending", "c=Running"}, "count: 2", engine.Passed, 3, 2, 2},
-		{"count not reached", []string{"a=Running", "b=Pending", "c=Running"}, "count: 3", engine.TimedOut, 3, 2, 3},
-		{"count from a variable", []string{"a=Running", "b=Pending", "c=Running"}, "count: replicas", engine.Passed, 3, 2, 2},
-		{"exactly", []string{"a=Running", "b=Pending", "c=Running"}, "exactly: 2", engine.Passed, 3, 2, 2},
-		{"exactly, too many", []string{"a=Running", "b=Running", "c=Running"}, "exactly: 2", engine.TimedOut, 3, 3, 2},
-		{"exactly none", []string{"a=Pending", "b=Pending"}, "exactly: 0", engine.Passed, 2, 0, 0},
+		{"all running", []string{"a=Running", "b=Running", "c=Running"}, "", result.Passed, 3, 3, 3},
+		{"all with one pending", []string{"a=Running", "b=Pending", "c=Running"}, "", result.TimedOut, 3, 2, 3},
+		{"all on nothing", nil, "", result.TimedOut, 0, 0, 1},
+		{"all with min 0 on nothing", nil, "min: 0", result.Passed, 0, 0, 0},
+		{"all below min", []string{"a=Running", "b=Running"}, "min: 3", result.TimedOut, 2, 2, 3},
+		{"all at min", []string{"a=Running", "b=Running", "c=Running"}, "all: true\nmin: 3", result.Passed, 3, 3, 3},
+		{"any", []string{"a=Pending", "b=Running"}, "any: true", result.Passed, 2, 1, 1},
+		{"any of none running", []string{"a=Pending", "b="}, "any: true", result.TimedOut, 2, 0, 1},
+		{"count reached", []string{"a=Running", "b=Pending", "c=Running"}, "count: 2", result.Passed, 3, 2, 2},
+		{"count not reached", []string{"a=Running", "b=Pending", "c=Running"}, "count: 3", result.TimedOut, 3, 2, 3},
+		{"count from a variable", []string{"a=Running", "b=Pending", "c=Running"}, "count: replicas", result.Passed, 3, 2, 2},
+		{"exactly", []string{"a=Running", "b=Pending", "c=Running"}, "exactly: 2", result.Passed, 3, 2, 2},
+		{"exactly, too many", []string{"a=Running", "b=Running", "c=Running"}, "exactly: 2", result.TimedOut, 3, 3, 2},
+		{"exactly none", []string{"a=Pending", "b=Pending"}, "exactly: 0", result.Passed, 2, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +150,7 @@ func TestWaitForQuantifiers(t *testing.T) {
 			if res.Outcome != tt.want {
 				t.Fatalf("outcome %s, want %s (error: %s)", res.Outcome, tt.want, res.Error)
 			}
-			w := res.Steps[0].Wait
+			w := res.Steps[0].Detail.(*WaitDetail)
 			if w == nil {
 				t.Fatal("no wait result")
 			}
@@ -174,11 +175,11 @@ steps:
 - timeout: 2s
   waitFor: {resource: pods, allNamespaces: true, labelSelector: app=web, count: 1, condition: 'object.status.phase == "Pending"'}
 `)
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	for i, want := range []int{1, 1, 2} {
-		if got := res.Steps[i].Wait.Matched; got != want {
+		if got := res.Steps[i].Detail.(*WaitDetail).Matched; got != want {
 			t.Errorf("step %d matched %d, want %d", i, got, want)
 		}
 	}
@@ -190,7 +191,7 @@ func TestWaitForUpdate(t *testing.T) {
 	t.Parallel()
 	cl := newFakeCluster(t, pods("a=Running", "b=Pending", "c=Running")...)
 	watching := cl.watches()
-	done := make(chan *engine.Result)
+	done := make(chan *result.Plan)
 	go func() { done <- runYAML(t.Context(), t, cl, waitPlan("10s", "")) }()
 	select {
 	case <-watching:
@@ -205,7 +206,7 @@ func TestWaitForUpdate(t *testing.T) {
 	}
 	res := <-done
 	took := time.Since(changed)
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	if took > time.Second {
@@ -237,7 +238,7 @@ steps:
     labelSelector: app=web
     condition: object.status.phase == "Running" && object.spec?.nodeName != ""
 `)
-	if res.Outcome != engine.TimedOut {
+	if res.Outcome != result.TimedOut {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	res2 := runYAML(t.Context(), t, cl, `name: t
@@ -251,7 +252,7 @@ steps:
     condition: object.data.mode in ["slow", "off"] || object.data["other"] == "x" || len(object.metadata.labels ?? {}) > 1
 `)
 	checkGolden(t, "waitfor-timeout.golden", res.Error+"\n"+res2.Error+"\n")
-	if got := res.Steps[0].Wait.Unmet; len(got) != 2 || !strings.HasPrefix(got[0], "pod/web-1: ") {
+	if got := res.Steps[0].Detail.(*WaitDetail).Unmet; len(got) != 2 || !strings.HasPrefix(got[0], "pod/web-1: ") {
 		t.Errorf("unmet %q", got)
 	}
 }
@@ -291,7 +292,7 @@ steps:
     name: '${{ names == "a,c" ? "c" : "b" }}'
     condition: object.spec.nodeName != node
 `)
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 }
@@ -302,7 +303,7 @@ func TestWaitForHoldFor(t *testing.T) {
 		t.Parallel()
 		cl := newFakeCluster(t, pods("a=Running", "b=Running")...)
 		res := runYAML(t.Context(), t, cl, waitPlan("5s", "holdFor: 300ms"))
-		if res.Outcome != engine.Passed {
+		if res.Outcome != result.Passed {
 			t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 		}
 		if d := res.Steps[0].Duration(); d < 300*time.Millisecond {
@@ -313,7 +314,7 @@ func TestWaitForHoldFor(t *testing.T) {
 		t.Parallel()
 		cl := newFakeCluster(t, pods("web-1=Running", "web-2=Running", "web-3=Running")...)
 		watching := cl.watches()
-		done := make(chan *engine.Result)
+		done := make(chan *result.Plan)
 		go func() { done <- runYAML(t.Context(), t, cl, waitPlan("10s", "holdFor: 5s")) }()
 		<-watching
 		time.Sleep(100 * time.Millisecond)
@@ -321,7 +322,7 @@ func TestWaitForHoldFor(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := <-done
-		if res.Outcome != engine.Failed {
+		if res.Outcome != result.Failed {
 			t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 		}
 		want := `, then broke: pod/web-2: status.phase = "Failed"; 3 matched, 2 satisfied, need all 3 (and at least 1)`
@@ -333,7 +334,7 @@ func TestWaitForHoldFor(t *testing.T) {
 		t.Parallel()
 		cl := newFakeCluster(t, pods("web-1=Running", "web-2=Running")...)
 		watching := cl.watches()
-		done := make(chan *engine.Result)
+		done := make(chan *result.Plan)
 		go func() { done <- runYAML(t.Context(), t, cl, waitPlan("10s", "count: 2\nholdFor: 5s")) }()
 		<-watching
 		time.Sleep(100 * time.Millisecond)
@@ -341,7 +342,7 @@ func TestWaitForHoldFor(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := <-done
-		if res.Outcome != engine.Failed || !strings.Contains(res.Error, "then broke: pod/web-1: was deleted; 1 matched, 1 satisfied, need at least 2") {
+		if res.Outcome != result.Failed || !strings.Contains(res.Error, "then broke: pod/web-1: was deleted; 1 matched, 1 satisfied, need at least 2") {
 			t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 		}
 	})
@@ -463,7 +464,7 @@ steps:
     kind: Pod
     condition: len(object.metadata.managedFields) == 1
 `)
-	if res.Outcome != engine.Passed {
+	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 }

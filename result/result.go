@@ -1,0 +1,165 @@
+// Package result holds what running plans produced: the outcome of each
+// plan and step, the detail a step kind adds to its step, progress samples
+// and what cleanup did. It imports nothing from Kubernetes, so the console
+// summary and the reports render results without a cluster client, and it
+// names no step kind: a kind describes its own detail through Detail.
+package result
+
+import (
+	"sync"
+	"time"
+)
+
+// Outcome is how a step or plan ended.
+type Outcome string
+
+const (
+	Passed      Outcome = "passed"
+	Failed      Outcome = "failed"
+	TimedOut    Outcome = "timed-out"
+	Interrupted Outcome = "interrupted"
+	Skipped     Outcome = "skipped"
+)
+
+// Outcomes lists every outcome, best first.
+func Outcomes() []Outcome { return []Outcome{Passed, Skipped, Failed, TimedOut, Interrupted} }
+
+// severity orders outcomes from best to worst.
+var severity = map[Outcome]int{Passed: 0, Skipped: 1, Failed: 2, TimedOut: 3, Interrupted: 4}
+
+// Worst returns the worse of two outcomes.
+func Worst(a, b Outcome) Outcome {
+	if severity[b] > severity[a] {
+		return b
+	}
+	return a
+}
+
+// CleanupPolicy says when the objects a plan created are deleted.
+type CleanupPolicy string
+
+const (
+	CleanupAlways    CleanupPolicy = "always"
+	CleanupOnSuccess CleanupPolicy = "on-success"
+	CleanupNever     CleanupPolicy = "never"
+)
+
+// Plan is the outcome of one plan run.
+type Plan struct {
+	Name     string         `json:"name"`
+	File     string         `json:"file"`
+	Vars     map[string]any `json:"vars"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	Outcome  Outcome        `json:"outcome"`
+	Error    string         `json:"error,omitempty"`
+	Steps    []*Step        `json:"steps"`
+	Cleanup  *Cleanup       `json:"cleanup,omitempty"`
+	DryRun   bool           `json:"dryRun,omitempty"`
+	Server   string         `json:"server,omitempty"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// Duration is how long the plan ran.
+func (r *Plan) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// Step is the outcome of one step.
+type Step struct {
+	Name    string    `json:"name"`
+	Kind    string    `json:"kind"`
+	Pos     string    `json:"position"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Outcome Outcome   `json:"outcome"`
+	Error   string    `json:"error,omitempty"`
+	// Skip says why a skipped step did not run.
+	Skip  string  `json:"skip,omitempty"`
+	Steps []*Step `json:"steps,omitempty"` // nested (timeProbe)
+	// Detail is what the step's kind adds; nil for kinds that add nothing.
+	Detail Detail `json:"detail,omitempty"`
+
+	mu       sync.Mutex
+	Progress []Progress `json:"progress,omitempty"`
+}
+
+// Duration is how long the step ran.
+func (s *Step) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// maxProgress bounds the samples kept per step; later ones are thinned.
+const maxProgress = 2000
+
+// AddProgress records a progress sample, thinning old ones evenly past
+// maxProgress.
+func (s *Step) AddProgress(p Progress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.Progress); n > 0 && n >= maxProgress {
+		kept := s.Progress[:0]
+		for i, q := range s.Progress {
+			if i%2 == 0 {
+				kept = append(kept, q)
+			}
+		}
+		s.Progress = kept
+	}
+	s.Progress = append(s.Progress, p)
+}
+
+// LastProgress returns the latest progress report, if any.
+func (s *Step) LastProgress() (Progress, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.Progress) == 0 {
+		return Progress{}, false
+	}
+	return s.Progress[len(s.Progress)-1], true
+}
+
+// ProgressSamples returns a copy of the progress samples.
+func (s *Step) ProgressSamples() []Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Progress(nil), s.Progress...)
+}
+
+// Progress is how far a step has got: Done of Total Unit (e.g. 242/250 satisfied).
+type Progress struct {
+	Time  time.Time `json:"t"`
+	Done  int       `json:"done"`
+	Total int       `json:"total"`
+	Unit  string    `json:"unit,omitempty"`
+	// Matched is, for waits, how many objects the target matched.
+	Matched int `json:"matched,omitempty"`
+}
+
+// ObjectRef names one object a plan touched.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Resource is the plural resource name (configmaps), for the client.
+	Resource  string `json:"-"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Cleanup says what cleanup deleted, restored, kept and failed to delete.
+type Cleanup struct {
+	Policy CleanupPolicy `json:"policy"`
+	Ran    bool          `json:"ran"`
+	// Deleted were created by the plan and are gone.
+	Deleted []ObjectRef `json:"deleted,omitempty"`
+	// Changed were changed, not created, by the plan and kept as they are.
+	Changed []ObjectRef `json:"changed,omitempty"`
+	// Left were created by the plan and are still there.
+	Left   []ObjectRef `json:"left,omitempty"`
+	Errors []string    `json:"errors,omitempty"`
+	Start  time.Time   `json:"start"`
+	End    time.Time   `json:"end"`
+}

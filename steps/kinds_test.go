@@ -1,0 +1,130 @@
+package steps
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
+)
+
+// dryRunPlans has one plan per registered kind; TestDryRunEveryKind fails
+// when a kind is added without one, so every kind is proven to honour
+// --dry-run.
+var dryRunPlans = map[string]struct {
+	steps string
+	// observing kinds are skipped in a dry run.
+	observing bool
+}{
+	"apply":     {steps: "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: dry}\n"},
+	"delete":    {steps: "- delete: {apiVersion: v1, kind: ConfigMap, name: pre}\n"},
+	"scale":     {steps: "- scale: {apiVersion: apps/v1, kind: Deployment, name: web, replicas: 3}\n"},
+	"waitFor":   {steps: "- waitFor: {apiVersion: v1, kind: ConfigMap, name: never, condition: 'false'}\n", observing: true},
+	"timeProbe": {steps: "- timeProbe:\n    name: p\n    steps:\n      - sleep: 1h\n"},
+	"sleep":     {steps: "- sleep: 1h\n", observing: true},
+}
+
+// TestDryRunEveryKind: in a dry run no kind changes the cluster (every
+// write carries dryRun=All), and waits and sleeps are skipped at once.
+func TestDryRunEveryKind(t *testing.T) {
+	t.Parallel()
+	for _, kind := range Kinds().Names() {
+		tc, ok := dryRunPlans[kind]
+		if !ok {
+			t.Errorf("kind %s has no dry-run plan in dryRunPlans", kind)
+			continue
+		}
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			pre := object(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "pre", "namespace": "default"}})
+			web := object(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "default"}, "spec": map[string]any{"replicas": int64(1)}})
+			cl := newFakeCluster(t, pre, web)
+			p := loadYAML(t, "name: t\nsteps:\n"+tc.steps)
+			start := time.Now()
+			res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), DryRun: true})
+			if time.Since(start) > 10*time.Second {
+				t.Errorf("a dry run took %s: something waited or slept", time.Since(start))
+			}
+			if res.Outcome != result.Passed {
+				t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+			}
+			if got := res.Steps[0].Outcome == result.Skipped; got != tc.observing {
+				t.Errorf("step %s: outcome %s, skipped should be %v", kind, res.Steps[0].Outcome, tc.observing)
+			}
+			for _, a := range cl.dyn.Actions() {
+				var dry []string
+				switch a := a.(type) {
+				case k8stesting.CreateActionImpl:
+					dry = a.CreateOptions.DryRun
+				case k8stesting.PatchActionImpl:
+					dry = a.PatchOptions.DryRun
+				case k8stesting.DeleteActionImpl:
+					dry = a.DeleteOptions.DryRun
+				case k8stesting.UpdateActionImpl:
+					dry = a.UpdateOptions.DryRun
+				default:
+					continue
+				}
+				if !slices.Equal(dry, []string{metav1.DryRunAll}) {
+					t.Errorf("%s %s without dryRun=All", a.GetVerb(), a.GetResource().Resource)
+				}
+			}
+		})
+	}
+}
+
+// TestProbeDetail: the statistics, summary, JUnit properties and the
+// report section of a timeProbe, with budgets read from the assertions'
+// syntax trees.
+func TestProbeDetail(t *testing.T) {
+	t.Parallel()
+	p := loadYAML(t, `name: t
+vars: {budget: 1m}
+steps:
+  - timeProbe:
+      name: fast
+      repeat: 3
+      steps: [{sleep: 1ms}]
+      assert:
+        - duration < duration(budget) && p90 <= duration("30s")
+        - len(samples) == 3
+        - duration("2m") > max
+`)
+	res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: newFakeCluster(t), Log: zerolog.Nop()})
+	if res.Outcome != result.Passed {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	d := res.Steps[0].Detail.(*ProbeDetail)
+	if d.Runs != 3 || len(d.SamplesSeconds) != 3 || d.StatsSeconds["p90"] < 0.001 {
+		t.Fatalf("detail %+v", d)
+	}
+	var labels []string
+	for _, b := range d.Budgets {
+		labels = append(labels, b.Label)
+	}
+	want := []string{"duration < 1m (budget)", "p90 <= 30s", "max < 2m"}
+	if !slices.Equal(labels, want) {
+		t.Errorf("budgets %q, want %q", labels, want)
+	}
+	if s := d.Summary(); !strings.HasPrefix(s, "3 sample(s): min ") || !strings.Contains(s, "p90 ") {
+		t.Errorf("summary %q", s)
+	}
+	props := map[string]string{}
+	for _, sp := range d.SuiteProperties() {
+		props[sp.Name] = sp.Value
+	}
+	if props["probe.fast.runs"] != "3" || props["probe.fast.p90"] == "" ||
+		props["probe.fast.assert.2"] != "passed: len(samples) == 3 (samples = "+formatProbeValue(d.samples)+")" {
+		t.Errorf("suite properties %v", props)
+	}
+	sec := d.Section()
+	if sec.Group != "Time probes" || len(sec.Chart.Bars) != 3 || len(sec.Chart.Limits) != 3 || len(sec.Checks) != 3 || !sec.Chart.Seconds {
+		t.Errorf("section %+v", sec)
+	}
+}

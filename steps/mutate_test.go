@@ -1,0 +1,109 @@
+package steps
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/rs/zerolog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/result"
+)
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+func configMap(name string, labels map[string]any) map[string]any {
+	return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name, "namespace": "default", "labels": labels}}
+}
+
+// TestMutatingKinds runs apply, delete and scale on the fake client, with
+// cleanup, and checks what each step reports and what is left.
+func TestMutatingKinds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		steps   string
+		summary []string // each step's detail summary
+		left    []string // config maps after cleanup
+		deleted int      // objects cleanup deleted
+		changed []string // objects cleanup listed as changed and kept
+	}{
+		{
+			name:    "apply forEach creates, cleanup deletes",
+			steps:   "- apply:\n    forEach: 1..3\n    as: i\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: 'cm-${{ i }}'}\n",
+			summary: []string{"3/3 applied (3 created, 0 changed)"},
+			left:    []string{"pre", "web-a", "web-b"}, deleted: 3,
+		},
+		{
+			name:    "apply over an existing object changes it and keeps it",
+			steps:   "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: v}\n",
+			summary: []string{"1/1 applied (0 created, 1 changed)"},
+			left:    []string{"pre", "web-a", "web-b"}, changed: []string{"ConfigMap/default/pre"},
+		},
+		{
+			name:    "delete by label selector",
+			steps:   "- delete: {apiVersion: v1, kind: ConfigMap, labelSelector: app=web}\n",
+			summary: []string{"2 deleted"},
+			left:    []string{"pre"},
+		},
+		{
+			name:    "delete of a missing object is done",
+			steps:   "- delete: {apiVersion: v1, kind: ConfigMap, name: nobody}\n",
+			summary: []string{"0 deleted"},
+			left:    []string{"pre", "web-a", "web-b"},
+		},
+		{
+			name:    "scale records a change",
+			steps:   "- scale: {apiVersion: apps/v1, kind: Deployment, name: web, replicas: 4}\n",
+			summary: []string{""},
+			left:    []string{"pre", "web-a", "web-b"}, changed: []string{"Deployment/default/web"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cl := newFakeCluster(t,
+				object(configMap("pre", nil)),
+				object(configMap("web-a", map[string]any{"app": "web"})),
+				object(configMap("web-b", map[string]any{"app": "web"})),
+				object(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "default"}, "spec": map[string]any{"replicas": int64(1)}}),
+			)
+			p := loadYAML(t, "name: t\nsteps:\n"+tt.steps)
+			res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), Cleanup: result.CleanupAlways})
+			if res.Outcome != result.Passed {
+				t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+			}
+			for i, want := range tt.summary {
+				got := ""
+				if d := res.Steps[i].Detail; d != nil {
+					got = d.Summary()
+				}
+				if got != want {
+					t.Errorf("step %d summary %q, want %q", i, got, want)
+				}
+			}
+			list, err := cl.dyn.Resource(configMaps).Namespace("default").List(t.Context(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, item := range list.Items {
+				names = append(names, item.GetName())
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tt.left) {
+				t.Errorf("config maps after cleanup %v, want %v", names, tt.left)
+			}
+			c := res.Cleanup
+			var changed []string
+			for _, r := range c.Changed {
+				changed = append(changed, r.String())
+			}
+			if len(c.Deleted) != tt.deleted || len(c.Left) != 0 || len(c.Errors) != 0 || !slices.Equal(changed, tt.changed) {
+				t.Errorf("cleanup deleted %v, left %v, errors %v, changed %v (want %d deleted, changed %v)", c.Deleted, c.Left, c.Errors, changed, tt.deleted, tt.changed)
+			}
+		})
+	}
+}
