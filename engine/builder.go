@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -147,6 +149,42 @@ var commonKeys = func() []string {
 	return keys
 }()
 
+// misplacedCommonKeys reports step keys (timeout, name, if, ...) written
+// inside a kind's body, where chainsaw and kubectl users put them, unless
+// the kind has a field of that name itself.
+func (b *Builder) misplacedCommonKeys(d *decode.Decoder, kind string, body *yaml.Node, spec Spec) bool {
+	if body.Kind != yaml.MappingNode {
+		return false
+	}
+	own := map[string]bool{}
+	for _, f := range decode.Fields(reflect.TypeOf(spec).Elem()) {
+		own[f.Key] = true
+	}
+	found := false
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		k := body.Content[i]
+		if slices.Contains(commonKeys, k.Value) && !own[k.Value] {
+			d.Errorf(k, "%s is a step key: write it beside %s, not inside it", k.Value, kind)
+			found = true
+		}
+	}
+	return found
+}
+
+// expectation compiles an expectError.
+func (b *Builder) expectation(e *ExpectError, at diag.Pos) *expectation {
+	x := &expectation{message: e.Message, reason: e.Reason}
+	if e.Pattern != "" {
+		re, err := regexp.Compile(e.Pattern)
+		if err != nil {
+			b.Errorf(at, "expectError.pattern %q: %v", e.Pattern, err)
+			return nil
+		}
+		x.pattern = re
+	}
+	return x
+}
+
 func (b *Builder) buildStep(n Node) *Step {
 	d := &decode.Decoder{Loc: n.Loc, Errs: b.dec.Errs}
 	node := n.Node
@@ -180,8 +218,23 @@ func (b *Builder) buildStep(n Node) *Step {
 	}
 	kind, _ := b.registry.Lookup(kindKey.Value)
 	spec := kind.New()
+	if misplaced := b.misplacedCommonKeys(d, kindKey.Value, kindVal, spec); misplaced {
+		return nil
+	}
 	if !d.Decode(kindVal, spec) {
 		return nil
+	}
+	var cond *eval.Program
+	if c.If.IsSet() {
+		cond = b.Compile(c.If, b.scope, eval.Bool)
+	}
+	var expect *expectation
+	if c.ExpectError != nil {
+		if !kind.Fallible {
+			d.Errorf(kindKey, "expectError is for steps that make requests the API server can refuse (%s), not %s", strings.Join(b.registry.fallible(), ", "), kind.Name)
+		} else {
+			expect = b.expectation(c.ExpectError, d.Pos(kindKey))
+		}
 	}
 	saved := b.here
 	b.here = d.Pos(kindKey)
@@ -200,5 +253,5 @@ func (b *Builder) buildStep(n Node) *Step {
 			name = ds.Describe()
 		}
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action}
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect}
 }

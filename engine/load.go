@@ -120,6 +120,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		errs.Add(diag.NodeError(src, stepsNode, "a plan needs at least one step"))
 	}
 	p.Steps = b.Steps(spec.Steps)
+	p.Finally = b.Steps(spec.Finally)
 	if errs.Len() > 0 {
 		return fail()
 	}

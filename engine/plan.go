@@ -18,6 +18,7 @@ type PlanSpec struct {
 	Cleanup     string       `yaml:"cleanup" enum:"always,on-success,never" doc:"When to delete what the scenario created (default always); --cleanup overrides."`
 	Defaults    DefaultsSpec `yaml:"defaults" doc:"Defaults for every step."`
 	Steps       []Node       `yaml:"steps" required:"true" doc:"The steps, run in order. Each has exactly one step kind key."`
+	Finally     []Node       `yaml:"finally" doc:"Steps run after the steps, whatever their outcome (also after Ctrl-C or a timeout, within the cleanup budget), before cleanup: e.g. remove a taint, scale back."`
 }
 
 // DefaultsSpec holds plan-wide defaults.
@@ -28,8 +29,18 @@ type DefaultsSpec struct {
 
 // StepCommon are the keys every step may have beside its kind key.
 type StepCommon struct {
-	Name    string   `yaml:"name" doc:"A readable name; a default is derived from the step."`
-	Timeout Duration `yaml:"timeout" doc:"Bound on this step (default: defaults.timeout)."`
+	Name        string       `yaml:"name" doc:"A readable name; a default is derived from the step."`
+	Timeout     Duration     `yaml:"timeout" doc:"Bound on this step (default: defaults.timeout)."`
+	If          Expr         `yaml:"if" doc:"Run the step only when this boolean expression over vars and outputs holds; otherwise it is skipped, shown as skipped (if: ...)."`
+	ExpectError *ExpectError `yaml:"expectError" doc:"The step must fail with this error (apply, patch, delete, scale); succeeding fails it."`
+}
+
+// ExpectError says which error a step must fail with. Every key given must
+// match; with none, any error does.
+type ExpectError struct {
+	Message string `yaml:"message" doc:"A substring of the error message, e.g. 'is in use'."`
+	Pattern string `yaml:"pattern" doc:"A regular expression (RE2) the error message must match."`
+	Reason  string `yaml:"reason" doc:"The API server's reason, e.g. Forbidden, Invalid, NotFound, AlreadyExists, Conflict."`
 }
 
 // Defaults are the resolved plan-wide defaults.
@@ -51,6 +62,8 @@ type Plan struct {
 	Cleanup  result.CleanupPolicy
 	Defaults Defaults
 	Steps    []*Step
+	// Finally are run after Steps whatever their outcome.
+	Finally []*Step
 }
 
 // Step is one compiled step of a plan.
@@ -60,4 +73,8 @@ type Step struct {
 	Pos     diag.Pos
 	Timeout time.Duration // zero: Defaults.Timeout
 	Action  Action
+	// If, when set, decides at run time whether the step runs.
+	If *eval.Program
+	// Expect, when set, is the error the step must fail with.
+	Expect *expectation
 }

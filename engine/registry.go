@@ -47,6 +47,9 @@ type Kind struct {
 	// Detail is a zero value of the kind's result detail (nil: none), for
 	// the JSON Schema of report.json.
 	Detail result.Detail
+	// Fallible kinds make API requests that can be refused, so a step of
+	// theirs may say expectError.
+	Fallible bool
 }
 
 // Registry maps step keys to kinds. Build one with NewRegistry; it is not
@@ -100,6 +103,17 @@ func (r *Registry) Kinds() []Kind {
 		out = append(out, r.kinds[n])
 	}
 	return slices.Clip(out)
+}
+
+// fallible lists the kinds whose steps may say expectError.
+func (r *Registry) fallible() []string {
+	var out []string
+	for _, n := range r.Names() {
+		if r.kinds[n].Fallible {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Bound lists every name some kind binds, sorted.

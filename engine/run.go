@@ -61,10 +61,13 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 			last := res.Steps[len(res.Steps)-1]
 			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("step %q: %s", s.Name, last.Error)
 			for _, rest := range p.Steps[i+1:] {
-				res.Steps = append(res.Steps, &result.Step{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: result.Skipped})
+				res.Steps = append(res.Steps, &result.Step{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: result.Skipped, Skip: "an earlier step failed"})
 			}
 			break
 		}
+	}
+	if len(p.Finally) > 0 {
+		r.finally(runCtx, p, o, res, cl)
 	}
 
 	res.Cleanup = &result.Cleanup{Policy: policy, Start: time.Now()}
@@ -109,12 +112,53 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 	return res
 }
 
+// finally runs the plan's finally steps, whatever happened before: under
+// the plan's context while it lasts, and after an interrupt or the plan's
+// timeout under the cleanup budget. A failing finally step fails a plan
+// that had passed; every finally step runs.
+func (r *run) finally(ctx context.Context, p *Plan, o RunOptions, res *result.Plan, cl *cleaner) {
+	fctx := ctx
+	if ctx.Err() != nil || res.Outcome == result.Interrupted || res.Outcome == result.TimedOut {
+		ct := o.CleanupTimeout
+		if ct <= 0 {
+			ct = DefaultCleanupTimeout
+		}
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeoutCause(context.WithoutCancel(ctx), ct, fmt.Errorf("cleanup budget of %s reached", ct))
+		defer cancel()
+	}
+	cl.setWave(len(p.Steps))
+	for _, s := range p.Finally {
+		if err := r.step(fctx, s, &res.Steps); err != nil && res.Outcome == result.Passed {
+			last := res.Steps[len(res.Steps)-1]
+			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("finally step %q: %s", s.Name, last.Error)
+		}
+	}
+}
+
 // step runs one step under its own timeout and records its result in list.
 func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
 	sr := &result.Step{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
 	*list = append(*list, sr)
 	if r.observer != nil {
 		r.observer.StepStarted(sr)
+	}
+	if s.If != nil {
+		run, err := s.If.Bool(r.values())
+		if err != nil {
+			sr.End, sr.Outcome, sr.Error = time.Now(), result.Failed, "if: "+err.Error()
+			if r.observer != nil {
+				r.observer.StepFinished(sr)
+			}
+			return fmt.Errorf("step %q: %w", s.Name, err)
+		}
+		if !run {
+			sr.End, sr.Outcome, sr.Skip = time.Now(), result.Skipped, "if: "+strings.TrimSpace(s.If.Source)
+			if r.observer != nil {
+				r.observer.StepFinished(sr)
+			}
+			return nil
+		}
 	}
 	timeout := s.Timeout
 	if timeout == 0 {
@@ -128,13 +172,16 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
 
 	if o, ok := s.Action.(Observing); ok && env.DryRun && o.Observing() {
 		sr.End, sr.Outcome = time.Now(), result.Skipped
-		sr.Error = "skipped in a dry run"
+		sr.Skip = "dry run"
 		if r.observer != nil {
 			r.observer.StepFinished(sr)
 		}
 		return nil
 	}
 	err := runAction(sctx, s.Action, &env)
+	if s.Expect != nil && ctx.Err() == nil && sctx.Err() == nil {
+		err = s.Expect.check(err)
+	}
 	sr.End = time.Now()
 	switch {
 	case err == nil:

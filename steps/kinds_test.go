@@ -28,6 +28,7 @@ var dryRunPlans = map[string]struct {
 	"waitFor":   {steps: "- waitFor: {apiVersion: v1, kind: ConfigMap, name: never, condition: 'false'}\n", observing: true},
 	"timeProbe": {steps: "- timeProbe:\n    name: p\n    steps:\n      - sleep: 1h\n"},
 	"sleep":     {steps: "- sleep: 1h\n", observing: true},
+	"assert":    {steps: "- assert: ['1 < 2']\n"},
 }
 
 // TestDryRunEveryKind: in a dry run no kind changes the cluster (every
@@ -126,5 +127,74 @@ steps:
 	sec := d.Section()
 	if sec.Group != "Time probes" || len(sec.Chart.Bars) != 3 || len(sec.Chart.Limits) != 3 || len(sec.Checks) != 3 || !sec.Chart.Seconds {
 		t.Errorf("section %+v", sec)
+	}
+}
+
+// TestAssertIfExpect covers assert, if and expectError on the fake client.
+func TestAssertIfExpect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		steps    string
+		outcome  result.Outcome
+		err      string   // the plan's error, exactly
+		statuses []string // each step's outcome and detail or skip reason
+	}{
+		{
+			name:     "assert passes",
+			steps:    "- assert: ['node == \"node-1\"', 'count > 1']\n",
+			outcome:  result.Passed,
+			statuses: []string{"passed 2/2 held"},
+		},
+		{
+			name:    "assert fails with the values it read",
+			steps:   "- assert: ['victim != node', 'count > 1']\n",
+			outcome: result.Failed,
+			err:     `step "assert 2 conditions": assertion failed: victim != node: victim = "node-1", node = "node-1"`,
+		},
+		{
+			name:     "if false skips, if true runs",
+			steps:    "- sleep: 1ms\n  if: count > 5\n- assert: ['true']\n  if: count == 3\n",
+			outcome:  result.Passed,
+			statuses: []string{"skipped if: count > 5", "passed 1/1 held"},
+		},
+		{
+			name:     "expected refusal passes",
+			steps:    "- scale: {apiVersion: apps/v1, kind: Deployment, name: missing, replicas: 1}\n  expectError: {message: not found}\n",
+			outcome:  result.Passed,
+			statuses: []string{"passed "},
+		},
+		{
+			name:    "expected error that does not come fails",
+			steps:   "- delete: {apiVersion: v1, kind: ConfigMap, name: nobody}\n  expectError: {reason: Forbidden}\n",
+			outcome: result.Failed,
+			err:     `step "delete ConfigMap nobody": expected an error with reason Forbidden, but the step succeeded`,
+		},
+		{
+			name:    "another error than expected fails",
+			steps:   "- scale: {apiVersion: apps/v1, kind: Deployment, name: missing, replicas: 1}\n  expectError: {message: in use}\n",
+			outcome: result.Failed,
+			err:     `step "scale Deployment missing": expected an error with message containing "in use", but the message does not contain "in use": Deployment missing in default: not found`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := loadYAML(t, "name: t\nvars: {victim: node-1, node: node-1, count: 3}\nsteps:\n"+tt.steps)
+			res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: newFakeCluster(t), Log: zerolog.Nop()})
+			if res.Outcome != tt.outcome || (tt.err != "" && res.Error != tt.err) {
+				t.Errorf("outcome %s, error %q\nwant %s, %q", res.Outcome, res.Error, tt.outcome, tt.err)
+			}
+			for i, want := range tt.statuses {
+				s := res.Steps[i]
+				got := string(s.Outcome) + " " + s.Skip
+				if s.Detail != nil {
+					got += s.Detail.Summary()
+				}
+				if got != want {
+					t.Errorf("step %d: %q, want %q", i, got, want)
+				}
+			}
+		})
 	}
 }

@@ -6,11 +6,12 @@ import "github.com/scenario-runner/runner/engine"
 // file and one line here.
 func Kinds() *engine.Registry {
 	return engine.NewRegistry(
-		engine.Kind{Name: "apply", Doc: "Server-side apply of manifests (inline, files or generated with forEach).", New: func() engine.Spec { return &ApplySpec{} }, Binds: outputBinds, Detail: &ApplyDetail{}},
-		engine.Kind{Name: "delete", Doc: "Delete objects by target or manifest, and wait until they are gone.", New: func() engine.Spec { return &DeleteSpec{} }, Detail: &DeleteDetail{}},
-		engine.Kind{Name: "scale", Doc: "Set the replica count through the scale subresource.", New: func() engine.Spec { return &ScaleSpec{} }},
+		engine.Kind{Name: "apply", Doc: "Server-side apply of manifests (inline, files or generated with forEach).", New: func() engine.Spec { return &ApplySpec{} }, Binds: outputBinds, Detail: &ApplyDetail{}, Fallible: true},
+		engine.Kind{Name: "delete", Doc: "Delete objects by target or manifest, and wait until they are gone.", New: func() engine.Spec { return &DeleteSpec{} }, Detail: &DeleteDetail{}, Fallible: true},
+		engine.Kind{Name: "scale", Doc: "Set the replica count through the scale subresource.", New: func() engine.Spec { return &ScaleSpec{} }, Fallible: true},
 		engine.Kind{Name: "waitFor", Doc: "Watch objects until a condition holds for all, any, or a count of them.", New: func() engine.Spec { return &WaitForSpec{} }, Binds: append([]string{"object"}, outputBinds...), Detail: &WaitDetail{}},
 		engine.Kind{Name: "timeProbe", Doc: "Time nested steps, repeat them, and assert on the durations.", New: func() engine.Spec { return &TimeProbeSpec{} }, Binds: probeBinds, Detail: &ProbeDetail{}},
+		engine.Kind{Name: "assert", Doc: "Check boolean expressions over vars and outputs; fail with the values they read.", New: func() engine.Spec { return &AssertSpec{} }, Detail: &AssertDetail{}},
 		engine.Kind{Name: "sleep", Doc: "Pause for a duration.", New: func() engine.Spec { return new(SleepSpec) }},
 	)
 }

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -229,44 +228,9 @@ func (a *timeProbeAction) check(env *engine.Env, probe *ProbeDetail) error {
 	vals = vals.With("samples", slices.Clone(probe.samples))
 	probe.Budgets = budgets(a.bounds, vals)
 
-	var failed []string
-	for _, p := range a.asserts {
-		r := result.Check{Expr: strings.TrimSpace(p.Source), Values: map[string]string{}}
-		var shown []string
-		for _, name := range p.Names() {
-			v, ok := vals[name]
-			if !ok {
-				continue
-			}
-			r.Values[name] = formatProbeValue(v)
-			shown = append(shown, name+" = "+r.Values[name])
-		}
-		ok, err := p.Bool(vals)
-		r.Passed = ok && err == nil
-		probe.Assertions = append(probe.Assertions, r)
-		if r.Passed {
-			continue
-		}
-		msg := r.Expr
-		if len(shown) > 0 {
-			msg += ": " + strings.Join(shown, ", ")
-		}
-		if err != nil {
-			if inner := errors.Unwrap(err); inner != nil {
-				err = inner
-			}
-			first, _, _ := strings.Cut(err.Error(), "\n")
-			msg += " (error: " + first + ")"
-		}
-		failed = append(failed, msg)
-	}
-	switch len(failed) {
-	case 0:
-		return nil
-	case 1:
-		return fmt.Errorf("assertion failed: %s", failed[0])
-	}
-	return fmt.Errorf("%d assertions failed: %s", len(failed), strings.Join(failed, "; "))
+	checks, err := checkAll(a.asserts, vals)
+	probe.Assertions = checks
+	return err
 }
 
 // probeStats computes duration (the last sample), min, max, mean and the
