@@ -23,12 +23,15 @@ func printResult(w io.Writer, r *result.Plan) {
 	if c := r.Cleanup; c != nil {
 		switch {
 		case c.Ran:
-			fmt.Fprintf(w, "  cleanup (%s): deleted %d, left %d, changed but kept %d (%s)\n", c.Policy, len(c.Deleted), len(c.Left), len(c.Changed), result.FormatDuration(c.End.Sub(c.Start)))
+			fmt.Fprintf(w, "  cleanup (%s): deleted %d, restored %d, left %d, changed but kept %d (%s)\n", c.Policy, len(c.Deleted), len(c.Restored), len(c.Left), len(c.Changed), result.FormatDuration(c.End.Sub(c.Start)))
 		default:
 			fmt.Fprintf(w, "  cleanup (%s): skipped, %d object(s) kept\n", c.Policy, len(c.Left))
 		}
 		for _, ref := range c.Left {
 			fmt.Fprintf(w, "    left behind: %s\n", ref)
+		}
+		for _, ref := range c.Restored {
+			fmt.Fprintf(w, "    restored: %s\n", ref)
 		}
 		for _, ref := range c.Changed {
 			fmt.Fprintf(w, "    changed but kept: %s\n", ref)

@@ -26,11 +26,28 @@ type Cluster interface {
 	ResourceMapping(ctx context.Context, resource string) (*meta.RESTMapping, error)
 }
 
-// Recorder is told about every object a step created or changed, so that
-// cleanup can delete the first and list the second.
+// Recorder is told about every object a step creates or changes, so that
+// cleanup can delete the first and restore the second. A step records an
+// object it is about to create before sending the request (Creating): a
+// request whose answer never came (Ctrl-C, a timeout, a lost connection)
+// may still have created it, and cleanup deletes it by name, NotFound
+// being success.
 type Recorder interface {
+	// Known reports whether the plan has recorded ref already.
+	Known(ref result.ObjectRef) bool
+	// Creating records that the plan is about to create ref.
+	Creating(ref result.ObjectRef)
+	// Created records that the plan created ref.
 	Created(ref result.ObjectRef)
-	Changed(ref result.ObjectRef)
+	// Changed records that the plan changed ref, which it did not create:
+	// before is the object before the change (the first one counts; nil
+	// when the plan had recorded ref already) and paths are the fields the
+	// change set (e.g. [spec replicas]); cleanup puts those fields back to
+	// their values before the plan's first change.
+	Changed(ref result.ObjectRef, before map[string]any, paths [][]string)
+	// Keep records that the plan changed ref and must not restore it
+	// (restore: false).
+	Keep(ref result.ObjectRef)
 }
 
 // Observer hears about steps as they run (live progress, reports).

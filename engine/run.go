@@ -97,15 +97,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		close(stop)
 		cancel()
 	} else {
-		cl.mu.Lock()
-		for _, e := range cl.entries {
-			if e.created {
-				res.Cleanup.Left = append(res.Cleanup.Left, e.ref)
-			} else {
-				res.Cleanup.Changed = append(res.Cleanup.Changed, e.ref)
-			}
-		}
-		cl.mu.Unlock()
+		cl.kept(res.Cleanup)
 	}
 	res.Cleanup.End = time.Now()
 	res.End = time.Now()

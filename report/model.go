@@ -114,7 +114,8 @@ type Cleanup struct {
 	End             time.Time            `json:"end"`
 	DurationSeconds float64              `json:"durationSeconds"`
 	Deleted         []ObjectRef          `json:"deleted,omitempty"`
-	Changed         []ObjectRef          `json:"changed,omitempty" doc:"Objects the plan changed but did not create: kept."`
+	Restored        []ObjectRef          `json:"restored,omitempty" doc:"Objects the plan changed but did not create, with the fields it changed put back."`
+	Changed         []ObjectRef          `json:"changed,omitempty" doc:"Objects the plan changed but did not create and kept as they are (restore: false, or the restore failed)."`
 	Left            []ObjectRef          `json:"left,omitempty" doc:"Objects the plan created that are still there."`
 	Errors          []string             `json:"errors,omitempty"`
 }
@@ -185,7 +186,7 @@ func newPlan(res *result.Plan) Plan {
 		p.Cleanup = &Cleanup{
 			Policy: c.Policy, Ran: c.Ran, Start: c.Start, End: c.End,
 			DurationSeconds: seconds(c.End.Sub(c.Start)),
-			Deleted:         refs(c.Deleted), Changed: refs(c.Changed), Left: refs(c.Left),
+			Deleted:         refs(c.Deleted), Restored: refs(c.Restored), Changed: refs(c.Changed), Left: refs(c.Left),
 			Errors: slices.Clone(c.Errors),
 		}
 	}

@@ -155,7 +155,11 @@ type Cleanup struct {
 	Ran    bool          `json:"ran"`
 	// Deleted were created by the plan and are gone.
 	Deleted []ObjectRef `json:"deleted,omitempty"`
-	// Changed were changed, not created, by the plan and kept as they are.
+	// Restored were changed, not created, by the plan and have the fields
+	// it changed back as they were before.
+	Restored []ObjectRef `json:"restored,omitempty"`
+	// Changed were changed, not created, by the plan and kept as they are
+	// (restore: false, or the restore failed).
 	Changed []ObjectRef `json:"changed,omitempty"`
 	// Left were created by the plan and are still there.
 	Left   []ObjectRef `json:"left,omitempty"`

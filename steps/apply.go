@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -36,6 +37,7 @@ type ApplySpec struct {
 	Parallel engine.IntOrExpr       `yaml:"parallel" doc:"How many objects to apply at once (default 1 without forEach, 16 with it)."`
 	Force    bool                   `yaml:"force" doc:"Take ownership of conflicting fields (server-side apply force)."`
 	Outputs  map[string]engine.Expr `yaml:"outputs" doc:"Names bound for later steps, from expressions over objects (the applied objects as the server returned them)."`
+	Restore  *bool                  `yaml:"restore" doc:"Put back, at cleanup, the fields this step set on objects that existed before the plan (default true)."`
 }
 
 // Describe implements engine.Describer.
@@ -50,6 +52,7 @@ func (s *ApplySpec) Describe() string {
 }
 
 type applyAction struct {
+	restore  bool
 	docs     []*manifest.Doc
 	forEach  *eval.Program
 	as       string
@@ -80,7 +83,7 @@ func (d *ApplyDetail) Properties() []result.Property {
 
 // Build implements engine.Spec.
 func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
-	a := &applyAction{as: s.As, force: s.Force}
+	a := &applyAction{as: s.As, force: s.Force, restore: s.Restore == nil || *s.Restore}
 	if a.as == "" {
 		a.as = "item"
 	}
@@ -203,7 +206,7 @@ func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
 	var done, created, changed atomic.Int64
 	prog := newThrottle(100 * time.Millisecond)
 	err = forEachBounded(ctx, len(objs), parallel, func(ctx context.Context, i int) error {
-		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force)
+		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force, a.restore)
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", describeObj(objs[i].obj), objs[i].where(), err)
 		}
@@ -241,8 +244,12 @@ func describeObj(u *unstructured.Unstructured) string {
 	return fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
 }
 
-// applyOne server-side applies obj and records it for cleanup.
-func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, bool, error) {
+// applyOne server-side applies obj and records it for cleanup. The first
+// time the plan touches an object it reads it: an absent one is recorded
+// as being created before the request goes out (so cleanup deletes it even
+// if the answer never comes), an existing one is kept as it was, for the
+// restore.
+func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force, restore bool) (*unstructured.Unstructured, bool, error) {
 	m, err := env.Cluster.Mapping(ctx, obj.GroupVersionKind())
 	if err != nil {
 		return nil, false, err
@@ -257,6 +264,14 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	if env.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
+	ref := kube.Ref(m.Resource, obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	var before map[string]any
+	if !env.DryRun {
+		var err error
+		if before, err = readBefore(ctx, env, ref, true); err != nil {
+			return nil, false, err
+		}
+	}
 	var out *unstructured.Unstructured
 	var wasCreated bool
 	if ap, ok := env.Cluster.(applier); ok {
@@ -269,14 +284,41 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		return nil, false, err
 	}
 	if !env.DryRun {
-		ref := refOf(out, m)
-		if wasCreated {
-			env.Recorder.Created(ref)
-		} else {
-			env.Recorder.Changed(ref)
-		}
+		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore)
 	}
 	return out, wasCreated, nil
+}
+
+// readBefore reads ref the first time the plan touches it: the object when
+// it exists; nil when absent, then recorded as being created if the step
+// creates what is absent (apply).
+func readBefore(ctx context.Context, env *engine.Env, ref result.ObjectRef, creates bool) (map[string]any, error) {
+	if env.Recorder.Known(ref) {
+		return nil, nil
+	}
+	cur, err := env.Cluster.Dynamic().Resource(kube.GVR(ref)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err) && creates:
+		env.Recorder.Creating(ref)
+		return nil, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil // the step's own request says so
+	case err != nil:
+		return nil, fmt.Errorf("reading %s before changing it: %w", ref, err)
+	}
+	return cur.Object, nil
+}
+
+// recordChange tells the recorder what a step did to ref.
+func recordChange(env *engine.Env, ref result.ObjectRef, created bool, before map[string]any, paths [][]string, restore bool) {
+	switch {
+	case created:
+		env.Recorder.Created(ref)
+	case !restore:
+		env.Recorder.Keep(ref)
+	default:
+		env.Recorder.Changed(ref, before, paths)
+	}
 }
 
 // createGenerated creates an object named by generateName (server-side

@@ -174,7 +174,7 @@ func TestAssertIfExpect(t *testing.T) {
 			name:    "another error than expected fails",
 			steps:   "- scale: {apiVersion: apps/v1, kind: Deployment, name: missing, replicas: 1}\n  expectError: {message: in use}\n",
 			outcome: result.Failed,
-			err:     `step "scale Deployment missing": expected an error with message containing "in use", but the message does not contain "in use": Deployment missing in default: not found`,
+			err:     `step "scale Deployment missing": expected an error with message containing "in use", but the message does not contain "in use": Deployment in default named missing: not found`,
 		},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/scenario-runner/runner/engine"
@@ -29,6 +30,9 @@ func TestMutatingKinds(t *testing.T) {
 		left    []string // config maps after cleanup
 		deleted int      // objects cleanup deleted
 		changed []string // objects cleanup listed as changed and kept
+		// restored are objects cleanup restored; check reads the cluster after.
+		restored []string
+		check    func(t *testing.T, cl *fakeCluster)
 	}{
 		{
 			name:    "apply forEach creates, cleanup deletes",
@@ -37,8 +41,23 @@ func TestMutatingKinds(t *testing.T) {
 			left:    []string{"pre", "web-a", "web-b"}, deleted: 3,
 		},
 		{
-			name:    "apply over an existing object changes it and keeps it",
-			steps:   "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: v}\n",
+			name:    "apply over an existing object changes it, cleanup restores it",
+			steps:   "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre, labels: {touched: 'yes'}}\n      data: {k: v}\n",
+			summary: []string{"1/1 applied (0 created, 1 changed)"},
+			left:    []string{"pre", "web-a", "web-b"}, restored: []string{"ConfigMap/default/pre"},
+			check: func(t *testing.T, cl *fakeCluster) {
+				pre, err := cl.dyn.Resource(configMaps).Namespace("default").Get(t.Context(), "pre", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, has, _ := unstructured.NestedString(pre.Object, "data", "k"); has || pre.GetLabels()["touched"] != "" {
+					t.Errorf("pre not restored: %v", pre.Object)
+				}
+			},
+		},
+		{
+			name:    "apply with restore false keeps the change",
+			steps:   "- apply:\n    restore: false\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: v}\n",
 			summary: []string{"1/1 applied (0 created, 1 changed)"},
 			left:    []string{"pre", "web-a", "web-b"}, changed: []string{"ConfigMap/default/pre"},
 		},
@@ -58,7 +77,16 @@ func TestMutatingKinds(t *testing.T) {
 			name:    "scale records a change",
 			steps:   "- scale: {apiVersion: apps/v1, kind: Deployment, name: web, replicas: 4}\n",
 			summary: []string{""},
-			left:    []string{"pre", "web-a", "web-b"}, changed: []string{"Deployment/default/web"},
+			left:    []string{"pre", "web-a", "web-b"}, restored: []string{"Deployment/default/web"},
+			check: func(t *testing.T, cl *fakeCluster) {
+				d, err := cl.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace("default").Get(t.Context(), "web", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); n != 1 {
+					t.Errorf("replicas %d after cleanup, want 1 (restored)", n)
+				}
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -97,12 +125,18 @@ func TestMutatingKinds(t *testing.T) {
 				t.Errorf("config maps after cleanup %v, want %v", names, tt.left)
 			}
 			c := res.Cleanup
-			var changed []string
-			for _, r := range c.Changed {
-				changed = append(changed, r.String())
+			refNames := func(refs []result.ObjectRef) []string {
+				var out []string
+				for _, r := range refs {
+					out = append(out, r.String())
+				}
+				return out
 			}
-			if len(c.Deleted) != tt.deleted || len(c.Left) != 0 || len(c.Errors) != 0 || !slices.Equal(changed, tt.changed) {
-				t.Errorf("cleanup deleted %v, left %v, errors %v, changed %v (want %d deleted, changed %v)", c.Deleted, c.Left, c.Errors, changed, tt.deleted, tt.changed)
+			if len(c.Deleted) != tt.deleted || len(c.Left) != 0 || len(c.Errors) != 0 || !slices.Equal(refNames(c.Changed), tt.changed) || !slices.Equal(refNames(c.Restored), tt.restored) {
+				t.Errorf("cleanup deleted %v, left %v, errors %v, changed %v, restored %v (want %d deleted, changed %v, restored %v)", c.Deleted, c.Left, c.Errors, c.Changed, c.Restored, tt.deleted, tt.changed, tt.restored)
+			}
+			if tt.check != nil {
+				tt.check(t, cl)
 			}
 		})
 	}

@@ -16,12 +16,14 @@ import (
 type ScaleSpec struct {
 	Target   `yaml:",inline"`
 	Replicas engine.IntOrExpr `yaml:"replicas" required:"true" doc:"The replica count: an integer or an expression."`
+	Restore  *bool            `yaml:"restore" doc:"Put the replica count back at cleanup when the object existed before the plan (default true)."`
 }
 
 // Describe implements engine.Describer.
 func (s *ScaleSpec) Describe() string { return "scale " + s.Target.describe() }
 
 type scaleAction struct {
+	restore  bool
 	target   *boundTarget
 	replicas engine.IntValue
 }
@@ -34,7 +36,7 @@ func (s *ScaleSpec) Build(b *engine.Builder) (engine.Action, error) {
 	if s.Replicas.IsSet() && !s.Replicas.Expr.IsSet() && s.Replicas.Literal < 0 {
 		b.Errorf(b.Here(), "replicas must not be negative, got %d", s.Replicas.Literal)
 	}
-	return &scaleAction{target: s.Target.build(b, b.Scope(), true), replicas: b.Int(s.Replicas, b.Scope())}, nil
+	return &scaleAction{target: s.Target.build(b, b.Scope(), true), replicas: b.Int(s.Replicas, b.Scope()), restore: s.Restore == nil || *s.Restore}, nil
 }
 
 // Run implements engine.Action. It only sets the count; waiting is waitFor's job.
@@ -49,6 +51,13 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 	}
 	if n < 0 {
 		return fmt.Errorf("replicas: must not be negative, got %d", n)
+	}
+	ref := kube.Ref(t.GVR, t.Mapping.GroupVersionKind.Kind, t.Namespace, t.Name)
+	var before map[string]any
+	if !env.DryRun {
+		if before, err = readBefore(ctx, env, ref, false); err != nil {
+			return err
+		}
 	}
 	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
 	opts := metav1.PatchOptions{FieldManager: FieldManager}
@@ -67,7 +76,7 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 		return fmt.Errorf("scaling %s to %d: %w", t, n, err)
 	}
 	if !env.DryRun {
-		env.Recorder.Changed(kube.Ref(t.GVR, t.Mapping.GroupVersionKind.Kind, t.Namespace, t.Name))
+		recordChange(env, ref, false, before, [][]string{{"spec", "replicas"}}, a.restore)
 	}
 	env.Log.Info().Str("target", t.String()).Int("replicas", n).Msg("scaled")
 	return nil
