@@ -136,3 +136,6 @@ func (r *Node) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
 }
 
 func (r Node) String() string { return fmt.Sprintf("node at %d:%d", r.Node.Line, r.Node.Column) }
+
+// Pos is where the node starts in its file.
+func (r Node) Pos() diag.Pos { return r.Loc.Locate(r.Node.Line, r.Node.Column) }

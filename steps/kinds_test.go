@@ -29,6 +29,7 @@ var dryRunPlans = map[string]struct {
 	"timeProbe": {steps: "- timeProbe:\n    name: p\n    steps:\n      - sleep: 1h\n"},
 	"sleep":     {steps: "- sleep: 1h\n", observing: true},
 	"assert":    {steps: "- assert: ['1 < 2']\n"},
+	"patch":     {steps: "- patch: {apiVersion: v1, kind: ConfigMap, name: pre, merge: {data: {k: v}}}\n"},
 }
 
 // TestDryRunEveryKind: in a dry run no kind changes the cluster (every

@@ -74,6 +74,32 @@ func TestMutatingKinds(t *testing.T) {
 			left:    []string{"pre", "web-a", "web-b"},
 		},
 		{
+			name:    "json patch removes a key, cleanup puts it back",
+			steps:   "- patch: {apiVersion: v1, kind: ConfigMap, name: web-a, json: [{op: remove, path: /metadata/labels/app}]}\n- waitFor: {apiVersion: v1, kind: ConfigMap, labelSelector: app=web, condition: 'true', exactly: 1}\n",
+			summary: []string{"1 patched", "1/1 satisfied, 1 matched"},
+			left:    []string{"pre", "web-a", "web-b"}, restored: []string{"ConfigMap/default/web-a"},
+			check: func(t *testing.T, cl *fakeCluster) {
+				cm, err := cl.dyn.Resource(configMaps).Namespace("default").Get(t.Context(), "web-a", metav1.GetOptions{})
+				if err != nil || cm.GetLabels()["app"] != "web" {
+					t.Errorf("web-a's label not restored: %v %v", cm, err)
+				}
+			},
+		},
+		{
+			name:    "merge patch forEach over a selector",
+			steps:   "- patch:\n    forEach: '[\"x\", \"y\"]'\n    as: v\n    apiVersion: v1\n    kind: ConfigMap\n    labelSelector: app=web\n    merge: {data: {'${{ v }}': set}}\n",
+			summary: []string{"4 patched"},
+			left:    []string{"pre", "web-a", "web-b"}, restored: []string{"ConfigMap/default/web-b", "ConfigMap/default/web-a"},
+			check: func(t *testing.T, cl *fakeCluster) {
+				for _, n := range []string{"web-a", "web-b"} {
+					cm, _ := cl.dyn.Resource(configMaps).Namespace("default").Get(t.Context(), n, metav1.GetOptions{})
+					if d, _, _ := unstructured.NestedStringMap(cm.Object, "data"); len(d) != 0 {
+						t.Errorf("%s data %v after restore", n, d)
+					}
+				}
+			},
+		},
+		{
 			name:    "scale records a change",
 			steps:   "- scale: {apiVersion: apps/v1, kind: Deployment, name: web, replicas: 4}\n",
 			summary: []string{""},

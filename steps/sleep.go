@@ -44,7 +44,7 @@ func (a sleepAction) Run(ctx context.Context, _ *engine.Env) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("slept %s of %s: %w", result.FormatDuration(time.Since(start)), a.d, ctx.Err())
+		return fmt.Errorf("slept %s of %s: %w", result.FormatDuration(time.Since(start)), result.FormatDuration(a.d), ctx.Err())
 	}
 }
 

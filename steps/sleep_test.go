@@ -22,7 +22,7 @@ func TestSleep(t *testing.T) {
 		below   time.Duration
 	}{
 		{name: "sleeps", plan: "- sleep: 50ms", want: result.Passed, atLeast: 50 * time.Millisecond, below: 2 * time.Second},
-		{name: "step timeout", plan: "- sleep: 1h\n  timeout: 50ms", want: result.TimedOut, errText: "step timeout of 50ms reached: slept 5", below: 2 * time.Second},
+		{name: "step timeout", plan: "- sleep: 1h\n  timeout: 50ms", want: result.TimedOut, errText: "step timeout of 50ms reached: slept ", below: 2 * time.Second},
 		{name: "interrupted", plan: "- sleep: 1h", cancel: 50 * time.Millisecond, want: result.Interrupted, errText: `step "sleep 1h": interrupted`, below: 2 * time.Second},
 	}
 	for _, tt := range tests {

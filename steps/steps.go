@@ -8,6 +8,7 @@ func Kinds() *engine.Registry {
 	return engine.NewRegistry(
 		engine.Kind{Name: "apply", Doc: "Server-side apply of manifests (inline, files or generated with forEach).", New: func() engine.Spec { return &ApplySpec{} }, Binds: outputBinds, Detail: &ApplyDetail{}, Fallible: true},
 		engine.Kind{Name: "delete", Doc: "Delete objects by target or manifest, and wait until they are gone.", New: func() engine.Spec { return &DeleteSpec{} }, Detail: &DeleteDetail{}, Fallible: true},
+		engine.Kind{Name: "patch", Doc: "Patch existing objects (JSON merge, JSON patch or strategic merge); cleanup restores what it changed.", New: func() engine.Spec { return &PatchSpec{} }, Binds: outputBinds, Detail: &PatchDetail{}, Fallible: true},
 		engine.Kind{Name: "scale", Doc: "Set the replica count through the scale subresource.", New: func() engine.Spec { return &ScaleSpec{} }, Fallible: true},
 		engine.Kind{Name: "waitFor", Doc: "Watch objects until a condition holds for all, any, or a count of them.", New: func() engine.Spec { return &WaitForSpec{} }, Binds: append([]string{"object"}, outputBinds...), Detail: &WaitDetail{}},
 		engine.Kind{Name: "timeProbe", Doc: "Time nested steps, repeat them, and assert on the durations.", New: func() engine.Spec { return &TimeProbeSpec{} }, Binds: probeBinds, Detail: &ProbeDetail{}},

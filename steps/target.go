@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -119,9 +121,14 @@ func str(t *eval.Template, vals eval.Values) (string, error) {
 	return t.String(vals)
 }
 
-// resolve evaluates the target and maps its kind.
+// resolve evaluates the target with the run's values and maps its kind.
 func (bt *boundTarget) resolve(ctx context.Context, env *engine.Env) (resolvedTarget, error) {
-	vals := env.Values()
+	return bt.resolveWith(ctx, env, env.Values())
+}
+
+// resolveWith evaluates the target with vals (a forEach element bound) and
+// maps its kind.
+func (bt *boundTarget) resolveWith(ctx context.Context, env *engine.Env, vals eval.Values) (resolvedTarget, error) {
 	var r resolvedTarget
 	parts := map[string]*eval.Template{"apiVersion": bt.apiVersion, "kind": bt.kind, "resource": bt.resource, "namespace": bt.namespace, "name": bt.name, "labelSelector": bt.labels, "fieldSelector": bt.fields}
 	out := map[string]string{}
@@ -162,4 +169,26 @@ func (bt *boundTarget) resolve(ctx context.Context, env *engine.Env) (resolvedTa
 	}
 	r.LabelSelector = strings.TrimSpace(r.LabelSelector)
 	return r, nil
+}
+
+// objects lists the objects a resolved target names: the one named, or
+// those its selectors match now.
+func (r resolvedTarget) objects(ctx context.Context, env *engine.Env) ([]*unstructured.Unstructured, error) {
+	ri := env.Cluster.Dynamic().Resource(r.GVR).Namespace(r.Namespace)
+	if r.Name != "" {
+		obj, err := ri.Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r, err)
+		}
+		return []*unstructured.Unstructured{obj}, nil
+	}
+	list, err := ri.List(ctx, metav1.ListOptions{LabelSelector: r.LabelSelector, FieldSelector: r.FieldSelector})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", r, err)
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
 }

@@ -43,21 +43,6 @@ func TestProbeStats(t *testing.T) {
 	}
 }
 
-func TestRoundDuration(t *testing.T) {
-	for in, want := range map[time.Duration]string{
-		5812345 * time.Nanosecond:              "5.81ms",
-		47212 * time.Millisecond:               "47.2s",
-		581 * time.Microsecond:                 "581µs",
-		999 * time.Nanosecond:                  "999ns",
-		9*time.Minute + 41400*time.Millisecond: "9m41s",
-		time.Hour:                              "1h0m0s",
-	} {
-		if got := result.RoundDuration(in).String(); got != want {
-			t.Errorf("result.RoundDuration(%v) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestTimeProbe(t *testing.T) {
 	t.Parallel()
 	res := runYAML(t.Context(), t, newFakeCluster(t), `name: t

@@ -277,3 +277,25 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// CompileValue compiles the templates of any YAML value n (a patch body: a
+// mapping or a list), located through loc, without the checks of an
+// object's shape. Value renders it.
+func CompileValue(n *yaml.Node, loc diag.Locator, scope *eval.Scope) (*Doc, error) {
+	var errs diag.List
+	d := &Doc{Pos: loc.Locate(n.Line, n.Column), root: n, templates: map[*yaml.Node]*eval.Template{}}
+	d.compile(loc, n, scope, &errs)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Value renders the document as a plain value (maps, lists, scalars).
+func (d *Doc) Value(vals eval.Values) (any, error) {
+	v, err := d.value(d.root, vals)
+	if err != nil {
+		return nil, fmt.Errorf("at %s: %w", d.Pos, err)
+	}
+	return v, nil
+}
