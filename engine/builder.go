@@ -26,6 +26,8 @@ type Builder struct {
 	dec      *decode.Decoder
 	scope    *eval.Scope
 	here     diag.Pos
+	// outputs are the names earlier steps bound.
+	outputs map[string]bool
 }
 
 // Here is the position of the step kind key being built, for errors that
@@ -121,11 +123,24 @@ func (v IntValue) Eval(vals eval.Values) (int, error) {
 }
 
 // Declare makes name visible to the steps that follow (an output).
-func (b *Builder) Declare(name string, pos diag.Pos) {
-	if b.scope.Has(name) {
-		b.Errorf(pos, "output %q hides a variable or an earlier output of the same name", name)
+// With rebind, name must be an earlier output, which it replaces from
+// here on (written name! in the plan); without, it must be new.
+func (b *Builder) Declare(name string, pos diag.Pos, rebind bool) {
+	switch {
+	case rebind && !b.outputs[name]:
+		b.Errorf(pos, "output %q! re-binds an earlier output, but no earlier step has an output %q", name, name)
+		return
+	case !rebind && b.outputs[name]:
+		b.Errorf(pos, "output %q is already bound by an earlier step: write %q! to re-bind it", name, name)
+		return
+	case !rebind && b.scope.Has(name):
+		b.Errorf(pos, "output %q hides a variable of the same name", name)
 		return
 	}
+	if b.outputs == nil {
+		b.outputs = map[string]bool{}
+	}
+	b.outputs[name] = true
 	b.scope = b.scope.With(name, nil)
 }
 

@@ -34,7 +34,7 @@ func (s *echoSpec) Build(b *engine.Builder) (engine.Action, error) {
 	a := &echoAction{tmpl: b.Template(s.Text, b.Scope()), check: b.Compile(s.Check, b.Scope(), eval.Bool), n: b.Int(s.N, b.Scope()), out: map[string]*eval.Program{}}
 	for k, e := range s.Out {
 		a.out[k] = b.Compile(e, b.Scope(), eval.Any)
-		b.Declare(k, e.Pos)
+		b.Declare(k, e.Pos, false)
 	}
 	return a, nil
 }

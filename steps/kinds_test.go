@@ -199,3 +199,26 @@ func TestAssertIfExpect(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputRebind: an output re-bound with name! replaces the earlier one;
+// without the ! it is an error that says how.
+func TestOutputRebind(t *testing.T) {
+	t.Parallel()
+	apply := func(name, out string) string {
+		return "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: " + name + "}\n    outputs:\n      " + out + ": objects[0].metadata.name\n"
+	}
+	p := loadYAML(t, "name: t\nsteps:\n"+apply("first", "last")+apply("second", "last!")+"- assert: ['last == \"second\"']\n")
+	res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: newFakeCluster(t), Log: zerolog.Nop()})
+	if res.Outcome != result.Passed {
+		t.Errorf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	for _, tc := range []struct{ steps, want string }{
+		{apply("first", "last") + apply("second", "last"), `output "last" is already bound by an earlier step: write "last"! to re-bind it`},
+		{apply("first", "last!"), `output "last"! re-binds an earlier output, but no earlier step has an output "last"`},
+	} {
+		_, err := engine.LoadBytes("plan.yaml", []byte("name: t\nsteps:\n"+tc.steps), engine.LoadOptions{Registry: Kinds()})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
@@ -26,18 +27,20 @@ func buildOutputs(b *engine.Builder, specs map[string]engine.Expr) outputs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		e := specs[n]
+	for _, key := range names {
+		e := specs[key]
+		n, _ := strings.CutSuffix(key, "!")
 		if !varName(n) {
-			b.Errorf(e.Pos, "output name %q is not a valid name (letters, digits, _)", n)
+			b.Errorf(e.Pos, "output name %q is not a valid name (letters, digits, _; a trailing ! re-binds an earlier output)", key)
 			continue
 		}
 		if p := b.Compile(e, scope, eval.Any); p != nil {
 			out[n] = p
 		}
 	}
-	for _, n := range names {
-		b.Declare(n, specs[n].Pos)
+	for _, key := range names {
+		n, rebind := strings.CutSuffix(key, "!")
+		b.Declare(n, specs[key].Pos, rebind)
 	}
 	return out
 }
