@@ -54,8 +54,7 @@ func (s *ApplySpec) Describe() string {
 type applyAction struct {
 	restore  bool
 	docs     []*manifest.Doc
-	forEach  *eval.Program
-	as       string
+	forEach  forEach
 	parallel engine.IntValue
 	force    bool
 	outputs  outputs
@@ -83,18 +82,9 @@ func (d *ApplyDetail) Properties() []result.Property {
 
 // Build implements engine.Spec.
 func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
-	a := &applyAction{as: s.As, force: s.Force, restore: s.Restore == nil || *s.Restore}
-	if a.as == "" {
-		a.as = "item"
-	}
-	if !varName(a.as) {
-		b.Errorf(b.Here(), "as: %q is not a valid name (letters, digits, _)", a.as)
-	}
-	scope := b.Scope()
-	if s.ForEach.IsSet() {
-		a.forEach = b.Compile(s.ForEach, scope, eval.List)
-		scope = scope.With(a.as, nil)
-	}
+	a := &applyAction{force: s.Force, restore: s.Restore == nil || *s.Restore}
+	var scope *eval.Scope
+	a.forEach, scope = buildForEach(b, s.ForEach, s.As)
 	a.docs = loadManifests(b, s.Manifest, s.File, scope)
 	a.parallel = b.Int(s.Parallel, b.Scope())
 	a.outputs = buildOutputs(b, s.Outputs)
@@ -156,28 +146,18 @@ func (r rendered) where() string {
 
 // render evaluates every document, once per forEach element.
 func (a *applyAction) render(vals eval.Values) ([]rendered, error) {
-	items := []any{nil}
-	if a.forEach != nil {
-		out, err := a.forEach.Run(vals)
-		if err != nil {
-			return nil, fmt.Errorf("forEach: %w", err)
-		}
-		items = out.([]any)
+	items, err := a.forEach.items(vals)
+	if err != nil {
+		return nil, err
 	}
 	objs := make([]rendered, 0, len(items)*len(a.docs))
 	for _, it := range items {
-		v := vals
-		label := ""
-		if a.forEach != nil {
-			v = vals.With(a.as, it)
-			label = fmt.Sprintf("%s=%v", a.as, it)
-		}
 		for _, d := range a.docs {
-			obj, err := d.Render(v)
+			obj, err := d.Render(it.vals)
 			if err != nil {
 				return nil, err
 			}
-			objs = append(objs, rendered{obj: obj, doc: d, item: label})
+			objs = append(objs, rendered{obj: obj, doc: d, item: it.label})
 		}
 	}
 	return objs, nil
@@ -191,7 +171,7 @@ func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
 		return err
 	}
 	parallel := 1
-	if a.forEach != nil {
+	if a.forEach.list != nil {
 		parallel = 16
 	}
 	if a.parallel.IsSet() {

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/engine/manifest"
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
@@ -22,6 +23,8 @@ type DeleteSpec struct {
 	File        engine.Text `yaml:"file" doc:"Delete the objects of this manifest file (or glob) instead of a target."`
 	Wait        *bool       `yaml:"wait" doc:"Wait until the objects are gone (default true), watching."`
 	Propagation string      `yaml:"propagation" enum:"Background,Foreground,Orphan" doc:"Propagation policy for dependents (default Background)."`
+	ForEach     engine.Expr `yaml:"forEach" doc:"An expression yielding a list; the target or manifest is resolved once per element."`
+	As          string      `yaml:"as" doc:"Name of the forEach element in expressions (default item)."`
 }
 
 // Describe implements engine.Describer.
@@ -33,10 +36,11 @@ func (s *DeleteSpec) Describe() string {
 }
 
 type deleteAction struct {
-	target *boundTarget
-	docs   []*manifest.Doc
-	wait   bool
-	policy metav1.DeletionPropagation
+	forEach forEach
+	target  *boundTarget
+	docs    []*manifest.Doc
+	wait    bool
+	policy  metav1.DeletionPropagation
 }
 
 // Build implements engine.Spec.
@@ -45,18 +49,20 @@ func (s *DeleteSpec) Build(b *engine.Builder) (engine.Action, error) {
 	if s.Propagation != "" {
 		a.policy = metav1.DeletionPropagation(s.Propagation)
 	}
+	var scope *eval.Scope
+	a.forEach, scope = buildForEach(b, s.ForEach, s.As)
 	byManifest := s.Manifest.IsSet() || s.File.IsSet()
 	byTarget := s.APIVersion.IsSet() || s.Kind.IsSet() || s.Resource.IsSet()
 	switch {
 	case byManifest && byTarget:
 		b.Errorf(b.Here(), "delete takes either a target (apiVersion, kind, ...) or a manifest, not both")
 	case byManifest:
-		a.docs = loadManifests(b, s.Manifest, s.File, b.Scope())
+		a.docs = loadManifests(b, s.Manifest, s.File, scope)
 	default:
 		if !s.Name.IsSet() && !s.LabelSelector.IsSet() && !s.FieldSelector.IsSet() {
 			b.Errorf(b.Here(), "delete needs name, labelSelector or fieldSelector: deleting every object of a kind is refused")
 		}
-		a.target = s.Target.build(b, b.Scope(), false)
+		a.target = s.Target.build(b, scope, false)
 	}
 	return a, nil
 }
@@ -96,12 +102,29 @@ func (a *deleteAction) Run(ctx context.Context, env *engine.Env) error {
 	return errors.Join(d.Errs...)
 }
 
-// victims lists what to delete: the manifest's objects, or the target's.
+// victims lists what to delete: the manifest's objects, or the target's,
+// for every forEach element.
 func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]result.ObjectRef, error) {
+	items, err := a.forEach.items(env.Values())
+	if err != nil {
+		return nil, err
+	}
+	var out []result.ObjectRef
+	for _, it := range items {
+		refs, err := a.victimsWith(ctx, env, it.vals)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, refs...)
+	}
+	return out, nil
+}
+
+func (a *deleteAction) victimsWith(ctx context.Context, env *engine.Env, vals eval.Values) ([]result.ObjectRef, error) {
 	var out []result.ObjectRef
 	if a.target == nil {
 		for _, d := range a.docs {
-			obj, err := d.Render(env.Values())
+			obj, err := d.Render(vals)
 			if err != nil {
 				return nil, err
 			}
@@ -116,7 +139,7 @@ func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]result.O
 		}
 		return out, nil
 	}
-	t, err := a.target.resolve(ctx, env)
+	t, err := a.target.resolveWith(ctx, env, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +147,11 @@ func (a *deleteAction) victims(ctx context.Context, env *engine.Env) ([]result.O
 	if t.Name != "" {
 		return []result.ObjectRef{kube.Ref(t.GVR, kind, t.Namespace, t.Name)}, nil
 	}
-	list, err := env.Cluster.Dynamic().Resource(t.GVR).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.LabelSelector, FieldSelector: t.FieldSelector})
+	objs, err := t.objects(ctx, env)
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", t, err)
+		return nil, err
 	}
-	for _, item := range list.Items {
+	for _, item := range objs {
 		out = append(out, kube.Ref(t.GVR, kind, item.GetNamespace(), item.GetName()))
 	}
 	return out, nil

@@ -68,6 +68,12 @@ func TestMutatingKinds(t *testing.T) {
 			left:    []string{"pre"},
 		},
 		{
+			name:    "delete forEach",
+			steps:   "- delete:\n    forEach: '[\"a\", \"b\"]'\n    as: x\n    apiVersion: v1\n    kind: ConfigMap\n    name: 'web-${{ x }}'\n",
+			summary: []string{"2 deleted"},
+			left:    []string{"pre"},
+		},
+		{
 			name:    "delete of a missing object is done",
 			steps:   "- delete: {apiVersion: v1, kind: ConfigMap, name: nobody}\n",
 			summary: []string{"0 deleted"},

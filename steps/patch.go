@@ -41,8 +41,7 @@ func (s *PatchSpec) Describe() string { return "patch " + s.Target.describe() }
 
 type patchAction struct {
 	target  *boundTarget
-	forEach *eval.Program
-	as      string
+	forEach forEach
 	body    *manifest.Doc
 	typ     types.PatchType
 	restore bool
@@ -54,15 +53,9 @@ var jsonOps = []string{"add", "remove", "replace", "move", "copy", "test"}
 
 // Build implements engine.Spec.
 func (s *PatchSpec) Build(b *engine.Builder) (engine.Action, error) {
-	a := &patchAction{as: s.As, restore: s.Restore == nil || *s.Restore}
-	if a.as == "" {
-		a.as = "item"
-	}
-	scope := b.Scope()
-	if s.ForEach.IsSet() {
-		a.forEach = b.Compile(s.ForEach, scope, eval.List)
-		scope = scope.With(a.as, nil)
-	}
+	a := &patchAction{restore: s.Restore == nil || *s.Restore}
+	var scope *eval.Scope
+	a.forEach, scope = buildForEach(b, s.ForEach, s.As)
 	var body engine.Node
 	n := 0
 	for _, c := range []struct {
@@ -149,23 +142,15 @@ func (d *PatchDetail) Properties() []result.Property {
 
 // Run implements engine.Action.
 func (a *patchAction) Run(ctx context.Context, env *engine.Env) error {
-	vals := env.Values()
-	items := []any{nil}
-	if a.forEach != nil {
-		out, err := a.forEach.Run(vals)
-		if err != nil {
-			return fmt.Errorf("forEach: %w", err)
-		}
-		items = out.([]any)
+	items, err := a.forEach.items(env.Values())
+	if err != nil {
+		return err
 	}
 	res := &PatchDetail{}
 	env.Result.Detail = res
 	var patched []any
 	for _, it := range items {
-		v := vals
-		if a.forEach != nil {
-			v = vals.With(a.as, it)
-		}
+		v := it.vals
 		t, err := a.target.resolveWith(ctx, env, v)
 		if err != nil {
 			return err
