@@ -10,6 +10,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/spf13/cobra"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 
 	"github.com/scenario-runner/runner/engine"
@@ -103,10 +105,13 @@ func checkSchema(file string, reg *engine.Registry) error {
 	var list diag.List
 	for _, leaf := range leaves(ve) {
 		n := nodeAt(&root, leaf.InstanceLocation)
-		list.Add(diag.NodeError(src, n, "schema: %s", leaf.ErrorKind.LocalizedString(nil)))
+		list.Add(diag.NodeError(src, n, "schema: %s", leaf.ErrorKind.LocalizedString(englishPrinter)))
 	}
 	return &engine.InvalidError{File: file, Errs: list.Err()}
 }
+
+// englishPrinter words schema errors (the library has no default printer).
+var englishPrinter = message.NewPrinter(language.English)
 
 func leaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	if len(ve.Causes) == 0 {

@@ -77,7 +77,9 @@ func (t *Text) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
 type IntOrExpr struct {
 	Literal int
 	Expr    Expr
-	set     bool
+	// Pos is where the value is written, for errors about it.
+	Pos diag.Pos
+	set bool
 }
 
 // IsSet reports whether the key was present.
@@ -85,7 +87,7 @@ func (i IntOrExpr) IsSet() bool { return i.set }
 
 // DecodeYAML implements decode.Unmarshaler.
 func (i *IntOrExpr) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
-	i.set = true
+	i.set, i.Pos = true, d.Pos(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 		var v int
 		if err := n.Decode(&v); err != nil {
@@ -98,6 +100,31 @@ func (i *IntOrExpr) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
 		return d.Errorf(n, "expected an integer or an expression, got %s", decode.Describe(n))
 	}
 	return i.Expr.DecodeYAML(d, n)
+}
+
+// Flag is a boolean written in a plan, with where it is written.
+type Flag struct {
+	Value bool
+	Pos   diag.Pos
+	set   bool
+}
+
+// IsSet reports whether the key was present.
+func (f Flag) IsSet() bool { return f.set }
+
+// On reports whether the key was present and true.
+func (f Flag) On() bool { return f.set && f.Value }
+
+// DecodeYAML implements decode.Unmarshaler.
+func (f *Flag) DecodeYAML(d *decode.Decoder, n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return d.Errorf(n, "expected true or false, got %s", decode.Describe(n))
+	}
+	if err := n.Decode(&f.Value); err != nil {
+		return d.Errorf(n, "expected true or false, got %s", decode.Describe(n))
+	}
+	f.Pos, f.set = d.Pos(n), true
+	return nil
 }
 
 // Duration is a Go duration literal such as 90s, 5m or 1h30m.

@@ -33,6 +33,11 @@ func (Text) JSONSchema() map[string]any {
 }
 
 // JSONSchema implements JSONSchemaer.
+func (Flag) JSONSchema() map[string]any {
+	return map[string]any{"type": "boolean"}
+}
+
+// JSONSchema implements JSONSchemaer.
 func (IntOrExpr) JSONSchema() map[string]any {
 	return map[string]any{"type": []string{"integer", "string"}, "description": "An integer or an expression yielding one."}
 }

@@ -34,7 +34,7 @@ func (s *ScaleSpec) Build(b *engine.Builder) (engine.Action, error) {
 		b.Errorf(b.Here(), "scale acts on one object by name; selectors are not allowed")
 	}
 	if s.Replicas.IsSet() && !s.Replicas.Expr.IsSet() && s.Replicas.Literal < 0 {
-		b.Errorf(b.Here(), "replicas must not be negative, got %d", s.Replicas.Literal)
+		b.Errorf(s.Replicas.Pos, "replicas must not be negative, got %d", s.Replicas.Literal)
 	}
 	return &scaleAction{target: s.Target.build(b, b.Scope(), true), replicas: b.Int(s.Replicas, b.Scope()), restore: s.Restore == nil || *s.Restore}, nil
 }

@@ -158,7 +158,7 @@ func (s *TimeProbeSpec) Build(b *engine.Builder) (engine.Action, error) {
 	}
 	a.repeat = b.Int(s.Repeat, b.Scope())
 	if s.Repeat.IsSet() && !s.Repeat.Expr.IsSet() && s.Repeat.Literal < 1 {
-		b.Errorf(b.Here(), "repeat must be at least 1, got %d", s.Repeat.Literal)
+		b.Errorf(s.Repeat.Pos, "repeat must be at least 1, got %d", s.Repeat.Literal)
 	}
 	if len(s.Steps) == 0 {
 		b.Errorf(b.Here(), "timeProbe %q has no steps to time", s.Name)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/result"
 )
@@ -31,8 +32,8 @@ import (
 type WaitForSpec struct {
 	Target    `yaml:",inline"`
 	Condition engine.Expr            `yaml:"condition" required:"true" doc:"Expression over one object, bound as object, e.g. object.status?.phase == \"Running\". An error (a missing field read without ?.) counts as false."`
-	All       *bool                  `yaml:"all" doc:"Every matched object must satisfy the condition, and at least min must exist (the default)."`
-	Any       *bool                  `yaml:"any" doc:"One satisfying object is enough."`
+	All       engine.Flag            `yaml:"all" doc:"Every matched object must satisfy the condition, and at least min must exist (the default)."`
+	Any       engine.Flag            `yaml:"any" doc:"One satisfying object is enough."`
 	Count     engine.IntOrExpr       `yaml:"count" doc:"At least this many objects must satisfy the condition (a number or an expression)."`
 	Exactly   engine.IntOrExpr       `yaml:"exactly" doc:"Exactly this many objects must satisfy the condition (a number or an expression)."`
 	Min       engine.IntOrExpr       `yaml:"min" doc:"With all: at least this many objects must exist (default 1)."`
@@ -81,17 +82,22 @@ func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 		a.paths = a.cond.Paths("object")
 	}
 
-	var set []string
+	// Quantifiers, in the order written; errors point at the value.
+	type quant struct {
+		key string
+		pos diag.Pos
+	}
+	var set []quant
 	for _, f := range []struct {
 		key string
-		on  *bool
+		on  engine.Flag
 	}{{"all", s.All}, {"any", s.Any}} {
 		switch {
-		case f.on == nil:
-		case !*f.on:
-			b.Errorf(b.Here(), "%s: false means nothing: leave it out, or choose one of all: true, any: true, count: N, exactly: N", f.key)
+		case !f.on.IsSet():
+		case !f.on.Value:
+			b.Errorf(f.on.Pos, "%s: false means nothing: leave it out, or choose one of all: true, any: true, count: N, exactly: N", f.key)
 		default:
-			set = append(set, f.key)
+			set = append(set, quant{f.key, f.on.Pos})
 		}
 	}
 	for _, f := range []struct {
@@ -99,15 +105,16 @@ func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 		v   engine.IntOrExpr
 	}{{"count", s.Count}, {"exactly", s.Exactly}} {
 		if f.v.IsSet() {
-			set = append(set, f.key)
+			set = append(set, quant{f.key, f.v.Pos})
 		}
 	}
+	slices.SortFunc(set, func(x, y quant) int { return x.pos.Compare(y.pos) })
 	if len(set) > 1 {
-		b.Errorf(b.Here(), "give at most one of all, any, count and exactly; this step has %s", strings.Join(set, " and "))
+		b.Errorf(set[1].pos, "give at most one of all, any, count and exactly: this step has %s and %s", set[0].key, set[1].key)
 	}
 	scope := b.Scope()
 	switch {
-	case s.Any != nil && *s.Any:
+	case s.Any.On():
 		a.kind = quantAny
 	case s.Count.IsSet():
 		a.kind, a.n = quantCount, b.Int(s.Count, scope)
@@ -129,7 +136,7 @@ func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 
 func checkLiteral(b *engine.Builder, v engine.IntOrExpr, key string, least int) {
 	if !v.Expr.IsSet() && v.Literal < least {
-		b.Errorf(b.Here(), "%s must be at least %d, got %d", key, least, v.Literal)
+		b.Errorf(v.Pos, "%s must be at least %d, got %d", key, least, v.Literal)
 	}
 }
 

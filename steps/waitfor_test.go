@@ -353,7 +353,7 @@ func TestWaitForInvalid(t *testing.T) {
 	tests := []struct {
 		body, want string
 	}{
-		{"any: true\ncount: 2", "give at most one of all, any, count and exactly; this step has any and count"},
+		{"any: true\ncount: 2", "give at most one of all, any, count and exactly: this step has any and count"},
 		{"all: false", "all: false means nothing"},
 		{"any: true\nmin: 2", "min goes with all"},
 		{"count: 0", "count must be at least 1, got 0"},

@@ -7,6 +7,7 @@
 package diag
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,6 +34,17 @@ func (p Pos) String() string {
 
 // IsZero reports whether p names no place at all.
 func (p Pos) IsZero() bool { return p.File == "" && p.Line == 0 }
+
+// Compare orders positions by line, then column (-1, 0, 1), for positions
+// in one file.
+func (p Pos) Compare(q Pos) int {
+	switch {
+	case p.Line != q.Line:
+		return cmp.Compare(p.Line, q.Line)
+	default:
+		return cmp.Compare(p.Col, q.Col)
+	}
+}
 
 // Error is a problem at one place of a source file.
 type Error struct {
