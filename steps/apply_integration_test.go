@@ -18,7 +18,8 @@ import (
 func TestApplyLive(t *testing.T) {
 	c := liveCluster(t)
 	ctx := context.Background()
-	// A config map that exists before the plan: it must survive cleanup.
+	// A config map that exists before the plan: it must survive cleanup,
+	// with what the plan set on it put back.
 	pre := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "pre-existing", "namespace": "default"},
@@ -85,8 +86,8 @@ steps:
 	if got := r.Steps[5].Detail.(*steps.ApplyDetail); got == nil || got.Changed != 1 {
 		t.Errorf("apply of a pre-existing object: %+v, want 1 changed", got)
 	}
-	if len(r.Cleanup.Changed) != 1 || r.Cleanup.Changed[0].Name != "pre-existing" {
-		t.Errorf("cleanup changed list: %v", r.Cleanup.Changed)
+	if len(r.Cleanup.Restored) != 1 || r.Cleanup.Restored[0].Name != "pre-existing" || len(r.Cleanup.Changed) != 0 {
+		t.Errorf("cleanup restored %v, changed %v; want pre-existing restored", r.Cleanup.Restored, r.Cleanup.Changed)
 	}
 	// 1 namespace + 40 + 2 from the file (one in default, by defaults.namespace).
 	if len(r.Cleanup.Deleted) != 43 {
@@ -102,8 +103,9 @@ steps:
 	if err != nil {
 		t.Fatalf("pre-existing object was deleted by cleanup: %v", err)
 	}
-	if got.Object["data"].(map[string]any)["touched"] != "yes" {
-		t.Error("apply did not change the pre-existing object")
+	data := got.Object["data"].(map[string]any)
+	if _, touched := data["touched"]; touched || data["owner"] != "someone else" {
+		t.Errorf("pre-existing object not restored: data %v", data)
 	}
 }
 
