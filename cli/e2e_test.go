@@ -183,14 +183,26 @@ steps:
 			if code != 1 {
 				t.Fatalf("want exit 1, got %d\n%s\n%s", code, stdout, stderr)
 			}
-			var msg []string
-			for _, line := range strings.Split(stdout, "\n") {
-				if strings.HasPrefix(strings.TrimSpace(line), "error: ") {
-					msg = append(msg, strings.TrimSpace(line))
+			// The whole summary, word for word; the step's error once in all
+			// that was printed.
+			lines := strings.Split(stdout, "\n")
+			for i := range lines {
+				if strings.Contains(lines[i], "/plan.yaml") { // the temp folder
+					lines[i] = lines[i][:strings.Index(lines[i], " /")] + " <plan>"
 				}
 			}
-			got := durationRE.ReplaceAllString(strings.Join(msg, "\n"), "<d>") + "\n"
+			got := durationRE.ReplaceAllString(strings.Join(lines, "\n"), "<d>")
 			golden(t, filepath.Join("testdata", tc.name+".golden"), got)
+			var first string // the first line of the step's error, indented under it
+			for _, l := range strings.Split(got, "\n") {
+				if strings.HasPrefix(l, "      ") {
+					first = strings.TrimSpace(l)
+					break
+				}
+			}
+			if n := strings.Count(durationRE.ReplaceAllString(stdout+stderr, "<d>"), first); first == "" || n != 1 {
+				t.Errorf("the error %q is printed %d times", first, n)
+			}
 		})
 	}
 }

@@ -402,5 +402,7 @@ func (l *logObserver) StepFinished(s *result.Step) {
 		l.log.Info().Str("step", s.Name).Dur("took", s.Duration()).Msg("step passed")
 		return
 	}
-	l.log.Error().Str("step", s.Name).Str("outcome", string(s.Outcome)).Dur("took", s.Duration()).Msg(s.Error)
+	// The message itself is in the summary on stdout and in the reports:
+	// each error is printed once.
+	l.log.Error().Str("step", s.Name).Str("outcome", string(s.Outcome)).Dur("took", s.Duration()).Msg("step " + string(s.Outcome))
 }

@@ -209,8 +209,8 @@ func TestLogObserver(t *testing.T) {
 				"info timeProbe attach step started",
 				"info attach step started",
 				"info attach still running after 31s",
-				"error attach boom",
-				"error timeProbe attach boom",
+				"error attach step failed",
+				"error timeProbe attach step failed",
 			},
 		},
 	} {

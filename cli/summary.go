@@ -17,7 +17,7 @@ var marks = map[result.Outcome]string{
 func printResult(w io.Writer, r *result.Plan) {
 	fmt.Fprintf(w, "%s %s (%s) %s\n", strings.ToUpper(marks[r.Outcome]), r.Name, result.FormatDuration(r.Duration()), r.File)
 	printSteps(w, r.Steps, "  ")
-	if r.Error != "" {
+	if r.Error != "" && !stepShowed(r.Steps) {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)
 	}
 	if c := r.Cleanup; c != nil {
@@ -61,11 +61,37 @@ func printSteps(w io.Writer, steps []*result.Step, indent string) {
 				fmt.Fprintf(w, "%s    %s\n", indent, line)
 			}
 		}
-		printSteps(w, s.Steps, indent+"  ")
+		printSteps(w, lastRun(s), indent+"  ")
 		if s.Error != "" && len(s.Steps) > 0 {
 			fmt.Fprintf(w, "%s    %s\n", indent, s.Error)
 		}
 	}
+}
+
+// lastRun is the nested steps of s's last run: a step repeated five times
+// shows one row per nested step, not five (the reports keep every run).
+func lastRun(s *result.Step) []*result.Step {
+	if s.Runs <= 1 {
+		return s.Steps
+	}
+	var out []*result.Step
+	for _, c := range s.Steps {
+		if c.Run == s.Runs {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// stepShowed reports whether a step's summary line carried an error, so
+// that the plan's error (the same message) is not printed again.
+func stepShowed(steps []*result.Step) bool {
+	for _, s := range steps {
+		if s.Error != "" || stepShowed(s.Steps) {
+			return true
+		}
+	}
+	return false
 }
 
 func printTotals(w io.Writer, results []*result.Plan) {

@@ -88,18 +88,32 @@ func (e *Env) Progress(done, total int, unit string, matched int) {
 }
 
 // RunSteps runs nested steps (a timeProbe's) in order, each under its own
-// timeout; their results become children of this step's result.
+// timeout; their results become children of this step's result. Each call
+// is one run of them: the children carry its number (Step.Run), so that
+// summaries can show the last run of a repeated step.
 func (e *Env) RunSteps(ctx context.Context, steps []*Step) error {
+	e.Result.Runs++
 	for _, s := range steps {
-		if err := e.run.step(ctx, s, &e.Result.Steps); err != nil {
+		err := e.run.step(ctx, s, &e.Result.Steps)
+		e.Result.Steps[len(e.Result.Steps)-1].Run = e.Result.Runs
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Memo returns the value kept under key for this run of the plan, made by
+// init the first time: state a step keeps across its repeats (an inner
+// timeProbe's samples over every run of the outer one).
+func (e *Env) Memo(key any, init func() any) any {
+	v, _ := e.run.memo.LoadOrStore(key, sync.OnceValue(init))
+	return v.(func() any)()
+}
+
 // values and outputs shared by the steps of one run.
 type run struct {
+	memo     sync.Map // key -> func() any (sync.OnceValue)
 	mu       sync.RWMutex
 	vals     eval.Values
 	observer Observer

@@ -75,6 +75,10 @@ type Step struct {
 	// Skip says why a skipped step did not run.
 	Skip  string  `json:"skip,omitempty"`
 	Steps []*Step `json:"steps,omitempty"` // nested (timeProbe)
+	// Runs counts the runs of the nested steps (a repeated timeProbe's);
+	// Run is which run of its parent's a nested step belongs to (1-based).
+	Runs int `json:"runs,omitempty"`
+	Run  int `json:"run,omitempty"`
 	// Detail is what the step's kind adds; nil for kinds that add nothing.
 	Detail Detail `json:"detail,omitempty"`
 

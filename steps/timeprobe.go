@@ -190,9 +190,13 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 			return fmt.Errorf("repeat must be at least 1, got %d", n)
 		}
 	}
-	probe := &ProbeDetail{Name: a.name, Assertions: []result.Check{}}
+	// The detail and samples are kept for the whole run of the plan: a
+	// timeProbe nested in a repeated one adds to them on every repeat, so
+	// its statistics and assertions cover all of them.
+	acc := env.Memo(a, func() any { return &ProbeDetail{Name: a.name, Assertions: []result.Check{}} }).(*ProbeDetail)
+	probe := acc
 	env.Result.Detail = probe
-	var samples []time.Duration
+	samples := probe.samples
 	for i := range n {
 		first := len(env.Result.Steps)
 		start := time.Now()

@@ -165,3 +165,33 @@ func TestTimeProbeInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestNestedProbeAggregates: a timeProbe inside a repeated one adds its
+// samples over every repeat, so p90 of the inner one is asserted over all.
+func TestNestedProbeAggregates(t *testing.T) {
+	t.Parallel()
+	res := runYAML(t.Context(), t, newFakeCluster(t), `name: t
+steps:
+  - timeProbe:
+      name: round
+      repeat: 3
+      steps:
+        - timeProbe:
+            name: detach
+            repeat: 2
+            steps: [{sleep: 1ms}]
+            assert: [len(samples) <= 6]
+      assert: [len(samples) == 3]
+`)
+	if res.Outcome != result.Passed {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	outer := res.Steps[0]
+	if outer.Runs != 3 || len(outer.Steps) != 3 {
+		t.Fatalf("outer: %d runs, %d nested results", outer.Runs, len(outer.Steps))
+	}
+	inner := outer.Steps[2].Detail.(*ProbeDetail)
+	if inner.Runs != 6 || outer.Steps[2].Run != 3 {
+		t.Errorf("inner probe has %d samples (run %d), want all 6 of the 3 rounds", inner.Runs, outer.Steps[2].Run)
+	}
+}

@@ -603,20 +603,41 @@ func (w *waiter) timeoutError() error {
 	if w.held && w.holdFor > 0 {
 		fmt.Fprintf(&b, "; the condition had held for %s of holdFor %s", result.RoundDuration(time.Since(w.since)), w.holdFor)
 	}
+	if read := w.varsRead(); read != "" {
+		fmt.Fprintf(&b, "; the condition read %s", read)
+	}
+	if w.apiErr != nil {
+		fmt.Fprintf(&b, "; last error from the API server: %v", w.apiErr)
+	}
 	if list, more := w.unmet(); len(list) > 0 && !w.held {
 		what := "not satisfied"
 		if w.q.kind == quantExactly && w.satisfied > w.q.n {
 			what = "too many satisfied"
 		}
-		fmt.Fprintf(&b, "; %s: %s", what, strings.Join(list, "; "))
+		fmt.Fprintf(&b, "\n%s:", what)
+		for _, l := range list {
+			b.WriteString("\n  " + l)
+		}
 		if more > 0 {
-			fmt.Fprintf(&b, "; and %d more", more)
+			fmt.Fprintf(&b, "\n  and %d more", more)
 		}
 	}
-	if w.apiErr != nil {
-		fmt.Fprintf(&b, "; last error from the API server: %v", w.apiErr)
-	}
 	return errors.New(b.String())
+}
+
+// varsRead shows the vars and outputs the condition read, as timeProbe
+// failures do: `node = "node-2", budget = 1m`.
+func (w *waiter) varsRead() string {
+	var parts []string
+	for _, name := range w.cond.Names() {
+		if name == "object" {
+			continue
+		}
+		if v, ok := w.vals[name]; ok {
+			parts = append(parts, name+" = "+formatProbeValue(v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (w *waiter) fillResult(r *WaitDetail) {

@@ -265,8 +265,8 @@ func TestWaitForManyUnmet(t *testing.T) {
 	}
 	cl := newFakeCluster(t, objs...)
 	res := runYAML(t.Context(), t, cl, waitPlan("200ms", ""))
-	want := `; not satisfied: pod/web-00: status.phase = "Pending"; `
-	if !strings.Contains(res.Error, want) || !strings.HasSuffix(res.Error, `pod/web-09: status.phase = "Pending"; and 15 more`) {
+	want := "\nnot satisfied:\n  pod/web-00: status.phase = \"Pending\"\n"
+	if !strings.Contains(res.Error, want) || !strings.HasSuffix(res.Error, "\n  pod/web-09: status.phase = \"Pending\"\n  and 15 more") {
 		t.Errorf("error: %s", res.Error)
 	}
 }
@@ -466,5 +466,22 @@ steps:
 `)
 	if res.Outcome != result.Passed {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+}
+
+// TestWaitForTimeoutShowsVars: a timeout names the vars and outputs the
+// condition read, as timeProbe failures do.
+func TestWaitForTimeoutShowsVars(t *testing.T) {
+	t.Parallel()
+	cl := newFakeCluster(t, podObj("web-1", "Pending"))
+	res := runYAML(t.Context(), t, cl, `name: t
+vars: {wanted: node-x, phase: Running}
+steps:
+- timeout: 100ms
+  waitFor: {apiVersion: v1, kind: Pod, name: web-1, condition: 'object.spec.nodeName == wanted && object.status.phase == phase'}
+`)
+	want := `; the condition read wanted = "node-x", phase = "Running"` + "\nnot satisfied:\n  pod/web-1: spec.nodeName = \"node-web-1\", status.phase = \"Pending\""
+	if !strings.Contains(res.Error, want) {
+		t.Errorf("error:\n%s\nwant it to contain:\n%s", res.Error, want)
 	}
 }
