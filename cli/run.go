@@ -110,7 +110,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		res := engine.Run(ctx, p, engine.RunOptions{
 			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
-			DryRun: o.dryRun, Abort: o.abort, Server: server,
+			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
 		})
 		results = append(results, res)
 		printResult(o.streams.Out, res)

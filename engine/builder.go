@@ -268,5 +268,5 @@ func (b *Builder) buildStep(n Node) *Step {
 			name = ds.Describe()
 		}
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect}
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -103,6 +105,10 @@ func (e *Env) RunSteps(ctx context.Context, steps []*Step) error {
 	return nil
 }
 
+// Watch records that the step acts on or watches the objects of sel, so
+// that a failure's diagnostics include them.
+func (e *Env) Watch(sel kube.Selection) { e.run.watch(e.Result, sel) }
+
 // Memo returns the value kept under key for this run of the plan, made by
 // init the first time: state a step keeps across its repeats (an inner
 // timeProbe's samples over every run of the outer one).
@@ -114,6 +120,8 @@ func (e *Env) Memo(key any, init func() any) any {
 // values and outputs shared by the steps of one run.
 type run struct {
 	memo     sync.Map // key -> func() any (sync.OnceValue)
+	watchMu  sync.Mutex
+	watched  map[*result.Step][]kube.Selection
 	mu       sync.RWMutex
 	vals     eval.Values
 	observer Observer
@@ -130,4 +138,30 @@ func (r *run) setOutput(name string, v any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.vals = r.vals.With(name, v)
+}
+
+func (r *run) watch(s *result.Step, sel kube.Selection) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watched == nil {
+		r.watched = map[*result.Step][]kube.Selection{}
+	}
+	if !slices.Contains(r.watched[s], sel) {
+		r.watched[s] = append(r.watched[s], sel)
+	}
+}
+
+// watchedBy lists what s and its nested steps watched.
+func (r *run) watchedBy(s *result.Step) []kube.Selection {
+	r.watchMu.Lock()
+	out := slices.Clone(r.watched[s])
+	r.watchMu.Unlock()
+	for _, c := range s.Steps {
+		for _, w := range r.watchedBy(c) {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }

@@ -18,6 +18,7 @@ type PlanSpec struct {
 	Cleanup     string       `yaml:"cleanup" enum:"always,on-success,never" doc:"When to delete what the scenario created (default always); --cleanup overrides."`
 	Defaults    DefaultsSpec `yaml:"defaults" doc:"Defaults for every step."`
 	Steps       []Node       `yaml:"steps" required:"true" doc:"The steps, run in order. Each has exactly one step kind key."`
+	Collect     *CollectSpec `yaml:"collect" doc:"Evidence gathered when a step fails or times out, before cleanup, into --report-dir (default with --report-dir: events and the failed step's objects)."`
 	Finally     []Node       `yaml:"finally" doc:"Steps run after the steps, whatever their outcome (also after Ctrl-C or a timeout, within the cleanup budget), before cleanup: e.g. remove a taint, scale back."`
 }
 
@@ -32,7 +33,35 @@ type StepCommon struct {
 	Name        string       `yaml:"name" doc:"A readable name; a default is derived from the step."`
 	Timeout     Duration     `yaml:"timeout" doc:"Bound on this step (default: defaults.timeout)."`
 	If          Expr         `yaml:"if" doc:"Run the step only when this boolean expression over vars and outputs holds; otherwise it is skipped, shown as skipped (if: ...)."`
+	Collect     *CollectSpec `yaml:"collect" doc:"Evidence gathered when this step fails, added to the plan's collect."`
 	ExpectError *ExpectError `yaml:"expectError" doc:"The step must fail with this error (apply, patch, delete, scale); succeeding fails it."`
+}
+
+// CollectSpec says what to gather when a step fails, before cleanup
+// deletes the evidence. Secret values are never written.
+type CollectSpec struct {
+	Events    *bool           `yaml:"events" doc:"Events of the namespaces involved: those of the objects the plan touched and the failed step watched (default true)."`
+	Objects   *bool           `yaml:"objects" doc:"The objects the failed step watched or acted on, as YAML (default true)."`
+	PodLogs   []PodLogsSpec   `yaml:"podLogs" doc:"Logs of the pods a label selector matches (where the cluster has them: KWOK pods have none)."`
+	Resources []SelectionSpec `yaml:"resources" doc:"Any other objects to keep as YAML, e.g. every Longhorn Volume."`
+}
+
+// PodLogsSpec selects pod logs to collect.
+type PodLogsSpec struct {
+	Namespace     string `yaml:"namespace" doc:"Namespace (default: defaults.namespace)."`
+	LabelSelector string `yaml:"labelSelector" required:"true" doc:"Pods by label selector, e.g. app=nginx."`
+	Container     string `yaml:"container" doc:"One container (default: every container)."`
+	Tail          int    `yaml:"tail" doc:"Last lines of each log (default 200)."`
+}
+
+// SelectionSpec selects objects to collect.
+type SelectionSpec struct {
+	APIVersion    string `yaml:"apiVersion" doc:"API version, e.g. longhorn.io/v1beta2."`
+	Kind          string `yaml:"kind" doc:"Kind, e.g. Volume."`
+	Resource      string `yaml:"resource" doc:"Resource instead of apiVersion and kind, e.g. volumes.longhorn.io."`
+	Namespace     string `yaml:"namespace" doc:"Namespace (default: every namespace)."`
+	Name          string `yaml:"name" doc:"One object by name."`
+	LabelSelector string `yaml:"labelSelector" doc:"Objects by label selector."`
 }
 
 // ExpectError says which error a step must fail with. Every key given must
@@ -64,6 +93,8 @@ type Plan struct {
 	Steps    []*Step
 	// Finally are run after Steps whatever their outcome.
 	Finally []*Step
+	// Collect is what to gather when a step fails (nil: the default).
+	Collect *CollectSpec
 }
 
 // Step is one compiled step of a plan.
@@ -77,4 +108,6 @@ type Step struct {
 	If *eval.Program
 	// Expect, when set, is the error the step must fail with.
 	Expect *expectation
+	// Collect adds to the plan's collect when this step fails.
+	Collect *CollectSpec
 }

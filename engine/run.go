@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ type RunOptions struct {
 	Abort <-chan struct{}
 	// Server is the cluster's version, for the result.
 	Server string
+	// ReportDir, when set, is where a failed step's diagnostics are
+	// written (under diagnostics/<plan>/).
+	ReportDir string
 }
 
 // Run executes p and then cleans up. It never panics on a step's failure and
@@ -60,6 +64,9 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		if err := r.step(runCtx, s, &res.Steps); err != nil {
 			last := res.Steps[len(res.Steps)-1]
 			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("step %q: %s", s.Name, last.Error)
+			if last.Outcome != result.Interrupted {
+				res.Diagnostics = r.collect(ctx, p, o, s, last, cl)
+			}
 			for _, rest := range p.Steps[i+1:] {
 				res.Steps = append(res.Steps, &result.Step{Name: rest.Name, Kind: rest.Kind, Pos: rest.Pos.String(), Outcome: result.Skipped, Skip: "an earlier step failed"})
 			}
@@ -70,6 +77,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		r.finally(runCtx, p, o, res, cl)
 	}
 
+	res.Outputs = r.outputs(p)
 	res.Cleanup = &result.Cleanup{Policy: policy, Start: time.Now()}
 	if policy == result.CleanupAlways || (policy == result.CleanupOnSuccess && res.Outcome == result.Passed) {
 		ct := o.CleanupTimeout
@@ -126,6 +134,20 @@ func (r *run) finally(ctx context.Context, p *Plan, o RunOptions, res *result.Pl
 			res.Outcome, res.Error = last.Outcome, fmt.Sprintf("finally step %q: %s", s.Name, last.Error)
 		}
 	}
+}
+
+// outputs are the values the steps bound (everything but the vars).
+func (r *run) outputs(p *Plan) map[string]any {
+	out := map[string]any{}
+	for k, v := range r.values() {
+		if !slices.Contains(p.VarNames, k) {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // step runs one step under its own timeout and records its result in list.

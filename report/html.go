@@ -46,6 +46,7 @@ type htmlPlan struct {
 	Progress []titled
 	Sections []htmlGroup
 	Vars     []kv
+	Outputs  []kv
 }
 
 // htmlGroup is the sections that step kinds added under one heading.
@@ -67,10 +68,11 @@ type htmlSection struct {
 }
 
 type failure struct {
-	Step     string
-	Position string
-	Outcome  result.Outcome
-	Error    string
+	Step        string
+	Position    string
+	Outcome     result.Outcome
+	Error       string
+	Diagnostics []Diagnostic
 }
 
 type kv struct{ K, V string }
@@ -94,9 +96,18 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		for _, k := range sortedKeys(p.Vars) {
 			hp.Vars = append(hp.Vars, kv{k, varText(p.Vars[k])})
 		}
+		for _, k := range sortedKeys(p.Outputs) {
+			hp.Outputs = append(hp.Outputs, kv{k, varText(p.Outputs[k])})
+		}
 		walk(p.Steps, "", func(path string, s *Step) {
 			if s.Error != "" {
-				hp.Failures = append(hp.Failures, failure{Step: path, Position: s.Position, Outcome: s.Outcome, Error: s.Error})
+				f := failure{Step: path, Position: s.Position, Outcome: s.Outcome, Error: s.Error}
+				for _, d := range p.Diagnostics {
+					if d.Step == path {
+						f.Diagnostics = append(f.Diagnostics, d)
+					}
+				}
+				hp.Failures = append(hp.Failures, f)
 			}
 			if s.Start == nil {
 				return

@@ -73,7 +73,18 @@ type Plan struct {
 	Vars            map[string]any `json:"vars" doc:"The variables the plan ran with, after --values and --set."`
 	Warnings        []string       `json:"warnings,omitempty"`
 	Steps           []Step         `json:"steps"`
+	Outputs         map[string]any `json:"outputs,omitempty" doc:"The values steps bound, as they were at the end."`
+	Diagnostics     []Diagnostic   `json:"diagnostics,omitempty" doc:"Evidence collected when a step failed, before cleanup (files relative to the report folder)."`
 	Cleanup         *Cleanup       `json:"cleanup,omitempty"`
+}
+
+// Diagnostic is one piece of evidence collected after a failure.
+type Diagnostic struct {
+	Step    string   `json:"step" doc:"The failed step it was collected for."`
+	What    string   `json:"what" doc:"e.g. events in default, Volume in longhorn-system."`
+	File    string   `json:"file,omitempty" doc:"Where it was written, relative to the report folder."`
+	Preview []string `json:"preview,omitempty" doc:"Its last lines."`
+	Error   string   `json:"error,omitempty" doc:"Why it could not be collected."`
 }
 
 // Step is the run of one step; a timeProbe's nested steps are its Steps.
@@ -181,6 +192,12 @@ func newPlan(res *result.Plan) Plan {
 		Start: res.Start, End: res.End, DurationSeconds: seconds(res.Duration()),
 		DryRun: res.DryRun, ServerVersion: res.Server, Vars: jsonVars(res.Vars),
 		Warnings: slices.Clone(res.Warnings), Steps: newSteps(res.Steps),
+	}
+	if len(res.Outputs) > 0 {
+		p.Outputs = jsonVars(res.Outputs)
+	}
+	for _, d := range res.Diagnostics {
+		p.Diagnostics = append(p.Diagnostics, Diagnostic{Step: d.Step, What: d.What, File: d.File, Preview: slices.Clone(d.Preview), Error: d.Error})
 	}
 	if c := res.Cleanup; c != nil {
 		p.Cleanup = &Cleanup{

@@ -58,6 +58,25 @@ type Plan struct {
 	DryRun   bool           `json:"dryRun,omitempty"`
 	Server   string         `json:"server,omitempty"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// Outputs are the values steps bound, as they were at the end.
+	Outputs map[string]any `json:"outputs,omitempty"`
+	// Diagnostics were collected when a step failed, before cleanup.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// Diagnostic is one piece of evidence collected after a failure: events,
+// objects as YAML, a pod's log.
+type Diagnostic struct {
+	// Step is the failed step it was collected for.
+	Step string `json:"step"`
+	// What it is, e.g. "events in default", "Volume longhorn-system/pvc-1".
+	What string `json:"what"`
+	// File is where it was written, relative to the report folder.
+	File string `json:"file,omitempty"`
+	// Preview is its last lines, for the HTML report.
+	Preview []string `json:"preview,omitempty"`
+	// Error says why it could not be collected.
+	Error string `json:"error,omitempty"`
 }
 
 // Duration is how long the plan ran.

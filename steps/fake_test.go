@@ -40,6 +40,7 @@ var fakeKinds = []struct {
 	{schema.GroupVersionKind{Version: "v1", Kind: "Service"}, "services", true},
 	{schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "namespaces", false},
 	{schema.GroupVersionKind{Version: "v1", Kind: "Node"}, "nodes", false},
+	{schema.GroupVersionKind{Version: "v1", Kind: "Event"}, "events", true},
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "deployments", true},
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, "statefulsets", true},
 }

@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -220,5 +222,50 @@ func TestOutputRebind(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestCollectOnFailure: a failed waitFor leaves its objects (a Secret's
+// values redacted) and the namespace's events in the report folder, listed
+// in the result, before cleanup.
+func TestCollectOnFailure(t *testing.T) {
+	t.Parallel()
+	secret := object(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "creds", "namespace": "default"}, "data": map[string]any{"password": "SHVudGVyMg=="}})
+	event := object(map[string]any{"apiVersion": "v1", "kind": "Event", "metadata": map[string]any{"name": "e1", "namespace": "default"},
+		"lastTimestamp": "2026-12-01T10:00:00Z", "type": "Warning", "reason": "FailedMount", "message": "volume not attached",
+		"involvedObject": map[string]any{"kind": "Pod", "name": "web-1"}})
+	cl := newFakeCluster(t, secret, event)
+	dir := t.TempDir()
+	p := loadYAML(t, `name: collect
+collect:
+  resources: [{apiVersion: v1, kind: ConfigMap, namespace: default}]
+steps:
+  - timeout: 50ms
+    waitFor: {apiVersion: v1, kind: Secret, name: creds, condition: 'object.data.password == "x"'}
+`)
+	res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), ReportDir: dir})
+	if res.Outcome != result.TimedOut {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	got := map[string]string{}
+	for _, d := range res.Diagnostics {
+		if d.Error != "" {
+			t.Errorf("%s: %s", d.What, d.Error)
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, d.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[d.What] = string(data)
+	}
+	if s := got["Secret in default named creds"]; !strings.Contains(s, "password: <redacted>") || strings.Contains(s, "SHVudGVyMg") {
+		t.Errorf("secret as collected:\n%s", s)
+	}
+	if e := got["events in default"]; !strings.Contains(e, "Warning FailedMount Pod/web-1: volume not attached") {
+		t.Errorf("events:\n%s", e)
+	}
+	if _, ok := got["ConfigMap in default"]; !ok {
+		t.Errorf("resources not collected: %v", got)
 	}
 }

@@ -155,6 +155,7 @@ func (a *patchAction) Run(ctx context.Context, env *engine.Env) error {
 		if err != nil {
 			return err
 		}
+		env.Watch(t.selection())
 		body, err := a.body.Value(v)
 		if err != nil {
 			return err

@@ -45,6 +45,7 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 	if err != nil {
 		return err
 	}
+	env.Watch(t.selection())
 	n, err := a.replicas.Eval(env.Values())
 	if err != nil {
 		return fmt.Errorf("replicas: %w", err)

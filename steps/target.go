@@ -13,6 +13,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/kube"
 )
 
 // Target names objects: by apiVersion and kind (or resource), in a namespace
@@ -191,4 +192,9 @@ func (r resolvedTarget) objects(ctx context.Context, env *engine.Env) ([]*unstru
 		out[i] = &list.Items[i]
 	}
 	return out, nil
+}
+
+// selection is the target as a kube.Selection, for diagnostics.
+func (r resolvedTarget) selection() kube.Selection {
+	return kube.Selection{GVR: r.GVR, Kind: r.Mapping.GroupVersionKind.Kind, Namespace: r.Namespace, Name: r.Name, LabelSelector: r.LabelSelector, FieldSelector: r.FieldSelector}
 }

@@ -182,6 +182,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 	if err != nil {
 		return err
 	}
+	env.Watch(rt.selection())
 	vals := env.Values()
 	q, err := a.quantifier(vals)
 	if err != nil {
