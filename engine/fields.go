@@ -166,3 +166,9 @@ func (r Node) String() string { return fmt.Sprintf("node at %d:%d", r.Node.Line,
 
 // Pos is where the node starts in its file.
 func (r Node) Pos() diag.Pos { return r.Loc.Locate(r.Node.Line, r.Node.Column) }
+
+// NodeList is raw YAML that must be a list (a JSON patch's operations).
+type NodeList struct{ Node }
+
+// JSONSchema implements JSONSchemaer.
+func (NodeList) JSONSchema() map[string]any { return map[string]any{"type": "array"} }

@@ -30,7 +30,7 @@ type PatchSpec struct {
 	ForEach   engine.Expr            `yaml:"forEach" doc:"An expression yielding a list; the patch is sent once per element (target and patch may use it)."`
 	As        string                 `yaml:"as" doc:"Name of the forEach element in expressions (default item)."`
 	Merge     engine.Node            `yaml:"merge" doc:"A JSON merge patch (RFC 7386) as YAML: maps merge, lists are replaced, null removes a key."`
-	JSON      engine.Node            `yaml:"json" doc:"A JSON patch (RFC 6902): a list of {op, path, value, from}; op is add, remove, replace, move, copy or test."`
+	JSON      engine.NodeList        `yaml:"json" doc:"A JSON patch (RFC 6902): a list of {op, path, value, from}; op is add, remove, replace, move, copy or test."`
 	Strategic engine.Node            `yaml:"strategic" doc:"A strategic merge patch (built-in kinds only: lists merge by their keys, e.g. a container by name)."`
 	Restore   *bool                  `yaml:"restore" doc:"Put back, at cleanup, the fields this patch changed (default true)."`
 	Outputs   map[string]engine.Expr `yaml:"outputs" doc:"Names bound for later steps, from expressions over objects (the patched objects as the server returned them)."`
@@ -61,7 +61,7 @@ func (s *PatchSpec) Build(b *engine.Builder) (engine.Action, error) {
 	for _, c := range []struct {
 		node engine.Node
 		typ  types.PatchType
-	}{{s.Merge, types.MergePatchType}, {s.JSON, types.JSONPatchType}, {s.Strategic, types.StrategicMergePatchType}} {
+	}{{s.Merge, types.MergePatchType}, {s.JSON.Node, types.JSONPatchType}, {s.Strategic, types.StrategicMergePatchType}} {
 		if c.node.Node != nil {
 			body, a.typ = c.node, c.typ
 			n++
