@@ -407,10 +407,28 @@ func (c *Cluster) schedulerArgs() []string {
 	}
 }
 
+// nodeLeaseSeconds is the duration KWOK writes on each node's Lease in
+// kube-node-lease. KWOK renews a Lease every quarter of it (10s, 4% jitter),
+// as the kubelet does: KubeletConfiguration nodeLeaseDurationSeconds defaults
+// to 40 and pkg/kubelet/kubelet.go renews at nodeLeaseRenewIntervalFraction
+// 0.25; KWOK copies both in pkg/kwok/controllers/controller.go
+// (initNodeLeaseController), and kwokctl passes 40 by default. The node
+// lifecycle controller counts a renewed Lease as a heartbeat
+// (pkg/controller/nodelifecycle/node_lifecycle_controller.go,
+// tryUpdateNodeHealth), so the nodes stay Ready.
+//
+// The plain kwok binary defaults to 0, which means no Leases at all: then the
+// only heartbeat is the node-heartbeat-with-lease stage, every 10 to 20
+// minutes, and kcm marks every node NotReady after its
+// --node-monitor-grace-period (50s), enters "master disruption mode" and marks
+// the pods not Ready.
+const nodeLeaseSeconds = 40
+
 func (c *Cluster) kwokArgs(config string) []string {
 	return []string{
 		"--kubeconfig=" + filepath.Join(c.opts.Dir, "kubeconfigs", "kwok.kubeconfig"),
 		"--config=" + config,
+		"--node-lease-duration-seconds=" + strconv.Itoa(nodeLeaseSeconds),
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", c.ports.kwok),

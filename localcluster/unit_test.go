@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestPinnedVersions(t *testing.T) {
@@ -263,6 +265,63 @@ func TestToolsModulesMatchVersions(t *testing.T) {
 			if !strings.Contains(string(data), w) {
 				t.Errorf("%s lacks %q: run localcluster/build.sh to regenerate it from versions.env", tt.file, strings.TrimSpace(w))
 			}
+		}
+	}
+}
+
+// TestWriteStages: every embedded KWOK stage, ours included, is written to
+// the config and parses as a Stage for the kind it is meant for.
+func TestWriteStages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kwok.yaml")
+	if err := writeStages(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type stage struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+		Spec struct {
+			ResourceRef struct {
+				Kind string `json:"kind"`
+			} `json:"resourceRef"`
+			Selector struct {
+				MatchExpressions []struct {
+					Key string `json:"key"`
+				} `json:"matchExpressions"`
+			} `json:"selector"`
+		} `json:"spec"`
+	}
+	got := map[string]stage{}
+	for _, doc := range strings.Split(string(data), "---\n")[1:] {
+		var s stage
+		if err := yaml.Unmarshal([]byte(doc), &s); err != nil {
+			t.Fatalf("a stage does not parse: %v\n%s", err, doc)
+		}
+		got[s.Metadata.Name] = s
+	}
+	tests := []struct{ name, kind string }{
+		{"node-initialize", "Node"},
+		{"node-heartbeat-with-lease", "Node"},
+		{"pod-create", "Pod"},
+		{"pod-ready", "Pod"},
+		{"pod-ready-again", "Pod"},
+		{"pod-complete", "Pod"},
+		{"pod-delete", "Pod"},
+	}
+	for _, tt := range tests {
+		s, ok := got[tt.name]
+		if !ok {
+			t.Errorf("stage %s missing from %s", tt.name, path)
+			continue
+		}
+		if s.Kind != "Stage" || s.Spec.ResourceRef.Kind != tt.kind || len(s.Spec.Selector.MatchExpressions) == 0 {
+			t.Errorf("stage %s: kind %q, for %q, %d selector expressions; want a Stage for %s with a selector",
+				tt.name, s.Kind, s.Spec.ResourceRef.Kind, len(s.Spec.Selector.MatchExpressions), tt.kind)
 		}
 	}
 }
