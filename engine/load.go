@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		errs.Add(yamlError(src, err))
+		errs.Add(yamlError(src, data, err))
 		return fail()
 	}
 	var extra yaml.Node
@@ -151,9 +152,20 @@ func valueOf(m *yaml.Node, key string) *yaml.Node {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns a yaml.v3 syntax error into a positioned one.
-func yamlError(src *diag.Source, err error) error {
+func yamlError(src *diag.Source, data []byte, err error) error {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	m := yamlLine.FindStringSubmatch(msg)
+	if line, col, why, ok := diag.SyntaxAt(data); ok {
+		// The second parser knows where it stopped; yaml.v3's words, which
+		// name the enclosing block, go beside them.
+		if m != nil && m[1] != strconv.Itoa(line) {
+			why += fmt.Sprintf(" (%s, in the block that starts at line %s)", m[2], m[1])
+		} else if m != nil {
+			why += " (" + m[2] + ")"
+		}
+		return src.Errorf(line, col, "invalid YAML: %s", why)
+	}
+	if m != nil {
 		var line int
 		fmt.Sscan(m[1], &line)
 		hint := ""

@@ -42,7 +42,7 @@ func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
 			break
 		}
 		if err != nil {
-			errs.Add(syntaxError(loc, err))
+			errs.Add(syntaxError(loc, text, err))
 			break
 		}
 		body := &n
@@ -70,7 +70,11 @@ func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
 	return docs, nil
 }
 
-func syntaxError(loc diag.Locator, err error) error {
+func syntaxError(loc diag.Locator, text string, err error) error {
+	if line, col, why, ok := diag.SyntaxAt([]byte(text)); ok {
+		p := loc.Locate(line, col)
+		return loc.Source().Errorf(p.Line, p.Col, "invalid YAML in manifest: %s", why)
+	}
 	var line int
 	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
 		p := loc.Locate(line, 1)
