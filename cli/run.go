@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type runOptions struct {
 	streams        Streams
 	abort          <-chan struct{}
 	sets           []string
+	setOptional    []string
 	valuesFiles    []string
 	kubeconfig     string
 	kubeContext    string
@@ -37,6 +39,7 @@ type runOptions struct {
 func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringArrayVar(&o.sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
+	f.StringArrayVar(&o.setOptional, "set-optional", nil, "like --set, but only for the plans that declare the variable (with several plans)")
 	f.StringArrayVar(&o.valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
 	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context to use")
@@ -77,6 +80,14 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	ov, err := overrides(o.valuesFiles, o.sets)
 	if err != nil {
 		return err
+	}
+	optional, err := overrides(nil, o.setOptional)
+	if err != nil {
+		return err
+	}
+	for _, x := range optional {
+		x.Optional, x.Origin = true, strings.Replace(x.Origin, "--set ", "--set-optional ", 1)
+		ov = append(ov, x)
 	}
 	plans, err := loadPlans(files, ov)
 	if err != nil {

@@ -26,6 +26,9 @@ type Override struct {
 	Name   string
 	Value  any
 	Origin string
+	// Optional overrides apply only to plans that declare the name
+	// (--set-optional); others make a plan without it invalid.
+	Optional bool
 }
 
 // LoadOptions configures Load.
@@ -214,12 +217,15 @@ func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []
 		}
 	}
 	for _, o := range overrides {
+		if !slices.Contains(names, o.Name) && o.Optional {
+			continue
+		}
 		if !slices.Contains(names, o.Name) {
-			msg := fmt.Sprintf("%s: the plan has no variable %q", o.Origin, o.Name)
+			msg := fmt.Sprintf("%s: %s has no variable %q", o.Origin, d.Loc.Source().File, o.Name)
 			if s := decode.Suggest(o.Name, names); s != "" {
 				msg += fmt.Sprintf(", did you mean %q?", s)
 			} else if len(names) > 0 {
-				msg += fmt.Sprintf(" (it has: %s)", strings.Join(names, ", "))
+				msg += fmt.Sprintf(" (it has: %s; --set-optional sets a variable only in the plans that have it)", strings.Join(names, ", "))
 			}
 			errs.Add(errors.New(msg))
 			continue

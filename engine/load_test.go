@@ -142,8 +142,15 @@ func TestOverridesAndTypes(t *testing.T) {
 		t.Fatalf("vars: %v", p.Vars)
 	}
 	_, err = load(t, "name: x\nvars: {replicas: 2}\nsteps:\n  - echo: {text: a}\n", engine.Override{Name: "replica", Value: 5, Origin: "--set replica=5"})
-	if err == nil || !strings.Contains(err.Error(), `--set replica=5: the plan has no variable "replica", did you mean "replicas"?`) {
+	if err == nil || !strings.Contains(err.Error(), `--set replica=5: plan.yaml has no variable "replica", did you mean "replicas"?`) {
 		t.Fatalf("want unknown-var error, got %v", err)
+	}
+	// --set-optional applies only where the variable exists.
+	p, err = load(t, "name: x\nvars: {replicas: 2}\nsteps:\n  - echo: {text: a}\n",
+		engine.Override{Name: "other", Value: 5, Origin: "--set-optional other=5", Optional: true},
+		engine.Override{Name: "replicas", Value: 7, Origin: "--set-optional replicas=7", Optional: true})
+	if err != nil || p.Vars["replicas"] != 7 {
+		t.Fatalf("optional overrides: %v, vars %v", err, p.Vars)
 	}
 }
 
