@@ -20,6 +20,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/localcluster/clustertest"
 	"github.com/scenario-runner/runner/report"
+	"github.com/scenario-runner/runner/report/browsertest"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -211,6 +212,34 @@ steps:
 	// bars: 2 steps that ran in the first plan; the probe and 4 nested in the second
 	if n := strings.Count(string(html), `<rect class="bar"`); n != 7 {
 		t.Errorf("report.html has %d step bars, want 7", n)
+	}
+
+	// Diagnostics of the failed wait, gathered before cleanup deleted the
+	// config maps: in files, in report.json, and under the failure in the
+	// page as Chromium renders it.
+	diags, _ := plans[0].(map[string]any)["diagnostics"].([]any)
+	files := map[string]string{}
+	for _, d := range diags {
+		m := d.(map[string]any)
+		if f, ok := m["file"].(string); ok {
+			body, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[m["what"].(string)] = string(body)
+		}
+	}
+	if cm := files["ConfigMap in default with labels suite=rep"]; !strings.Contains(cm, "name: rep-2") || !strings.Contains(cm, "state: pending") {
+		t.Errorf("the failed step's objects were not collected: %v", files)
+	}
+	if _, ok := files["events in default"]; !ok {
+		t.Errorf("no events collected: %v", diags)
+	}
+	dom, _ := browsertest.Headless(t, browsertest.Chromium(t), filepath.Join(dir, report.HTMLFile), "--dump-dom")
+	for _, want := range []string{"ConfigMap in default with labels suite=rep", "diagnostics/report-failing/", "state: pending"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("report.html as rendered lacks %q", want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,10 +33,9 @@ type cleanupEntry struct {
 	// before is the object before the plan's first change; nil when the
 	// plan created it or a step said restore: false.
 	before map[string]any
-	// noRestore is set when a step changed it with restore: false.
-	noRestore bool
-	// paths are the fields the plan's changes set.
-	paths [][]string
+	// paths are the fields the plan's changes set; kept those that a step
+	// with restore: false set, which are not put back.
+	paths, kept [][]string
 }
 
 func newCleaner() *cleaner { return &cleaner{index: map[result.ObjectRef]*cleanupEntry{}} }
@@ -93,12 +93,28 @@ func (c *cleaner) Changed(ref result.ObjectRef, before map[string]any, paths [][
 }
 
 // Keep implements Recorder.
-func (c *cleaner) Keep(ref result.ObjectRef) {
+func (c *cleaner) Keep(ref result.ObjectRef, before map[string]any, paths [][]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entry(ref); !e.created {
-		e.noRestore = true
+	e := c.entry(ref)
+	if e.created {
+		return
 	}
+	if e.before == nil {
+		e.before = before
+	}
+	e.kept = append(e.kept, paths...)
+}
+
+// restorePaths are the changed paths not kept by a restore: false step.
+func (e cleanupEntry) restorePaths() [][]string {
+	var out [][]string
+	for _, p := range e.paths {
+		if !slices.ContainsFunc(e.kept, func(k []string) bool { return hasPrefix(p, k) || hasPrefix(k, p) }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (c *cleaner) setWave(w int) {
@@ -142,17 +158,21 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup) {
 		var wave []result.ObjectRef
 		for i := end - 1; i >= start; i-- {
 			e := entries[i]
+			paths := e.restorePaths()
 			switch {
 			case e.created:
 				wave = append(wave, e.ref)
-			case e.noRestore || e.before == nil || ctx.Err() != nil:
+			case len(paths) == 0 || e.before == nil || ctx.Err() != nil:
 				res.Changed = append(res.Changed, e.ref)
 			default:
-				if err := restore(ctx, cl, e); err != nil {
+				if err := restore(ctx, cl, e.ref, e.before, paths); err != nil {
 					res.Changed = append(res.Changed, e.ref)
 					res.Errors = append(res.Errors, fmt.Sprintf("restoring %s: %v", e.ref, err))
-				} else {
-					res.Restored = append(res.Restored, e.ref)
+					break
+				}
+				res.Restored = append(res.Restored, e.ref)
+				if len(e.kept) > 0 {
+					res.Changed = append(res.Changed, e.ref) // partly kept
 				}
 			}
 		}
@@ -173,8 +193,8 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup) {
 // restore sends a merge patch that sets every field the plan changed back
 // to its value before the first change (removing it where it was absent).
 // An object deleted since needs nothing.
-func restore(ctx context.Context, cl Cluster, e cleanupEntry) error {
-	patch := RestorePatch(e.before, e.paths)
+func restore(ctx context.Context, cl Cluster, ref result.ObjectRef, before map[string]any, paths [][]string) error {
+	patch := RestorePatch(before, paths)
 	if len(patch) == 0 {
 		return nil
 	}
@@ -182,7 +202,7 @@ func restore(ctx context.Context, cl Cluster, e cleanupEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = cl.Dynamic().Resource(kube.GVR(e.ref)).Namespace(e.ref.Namespace).Patch(ctx, e.ref.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "runner"})
+	_, err = cl.Dynamic().Resource(kube.GVR(ref)).Namespace(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "runner"})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

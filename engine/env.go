@@ -47,9 +47,9 @@ type Recorder interface {
 	// change set (e.g. [spec replicas]); cleanup puts those fields back to
 	// their values before the plan's first change.
 	Changed(ref result.ObjectRef, before map[string]any, paths [][]string)
-	// Keep records that the plan changed ref and must not restore it
-	// (restore: false).
-	Keep(ref result.ObjectRef)
+	// Keep records that the plan changed paths of ref and must not put
+	// them back (restore: false); other changes are still restored.
+	Keep(ref result.ObjectRef, before map[string]any, paths [][]string)
 }
 
 // Observer hears about steps as they run (live progress, reports).

@@ -1,57 +1,15 @@
 package report
 
 import (
-	"bytes"
-	"context"
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/scenario-runner/runner/report/browsertest"
 )
-
-// chromium finds headless Chromium (Debian's package installs
-// /usr/bin/chromium; .ci/run installs it). Without it the browser tests skip,
-// except under CI, where they fail.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not starting a browser")
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found (CI installs Debian's chromium package in .ci/run)")
-	}
-	t.Skip("chromium not found: apt-get install chromium to run the browser test")
-	return ""
-}
-
-// headless runs Chromium on page with args and returns its stdout and
-// stderr. No network: the page needs none, and background services are off.
-func headless(t *testing.T, bin, page string, args ...string) (string, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0",
-	}
-	cmd := exec.CommandContext(ctx, bin, append(append(base, args...), "file://"+page)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errOut.String())
-	}
-	return out.String(), errOut.String()
-}
 
 // TestHTMLInChromium opens report.html in headless Chromium: the DOM it
 // builds has one step bar per step that ran, the page logs no console
@@ -59,14 +17,14 @@ func headless(t *testing.T, bin, page string, args ...string) (string, string) {
 // creeping in rather than finding errors in one), and its screenshot is a
 // real picture.
 func TestHTMLInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	dir := t.TempDir()
 	if _, err := WriteDir(dir, fixtureReport()); err != nil {
 		t.Fatal(err)
 	}
 	page := filepath.Join(dir, HTMLFile)
 
-	dom, logs := headless(t, bin, page, "--dump-dom")
+	dom, logs := browsertest.Headless(t, bin, page, "--dump-dom")
 	if n := len(barRE.FindAllString(dom, -1)); n != 7 {
 		t.Errorf("the rendered DOM has %d step bars, want 7", n)
 	}
@@ -80,7 +38,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "shot.png")
-	headless(t, bin, page, "--hide-scrollbars", "--window-size=1280,1600", "--screenshot="+shot)
+	browsertest.Headless(t, bin, page, "--hide-scrollbars", "--window-size=1280,1600", "--screenshot="+shot)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)

@@ -295,7 +295,7 @@ func recordChange(env *engine.Env, ref result.ObjectRef, created bool, before ma
 	case created:
 		env.Recorder.Created(ref)
 	case !restore:
-		env.Recorder.Keep(ref)
+		env.Recorder.Keep(ref, before, paths)
 	default:
 		env.Recorder.Changed(ref, before, paths)
 	}
