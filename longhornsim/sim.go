@@ -56,7 +56,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create dynamic client: %w", err)
 	}
-	if err := installCRDs(ctx, dyn); err != nil {
+	if err := installCRDs(ctx, dyn, opts.CRDs); err != nil {
 		return fmt.Errorf("install Longhorn CRDs: %w", err)
 	}
 	s := newSim(kube, dyn, opts)
