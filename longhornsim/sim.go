@@ -86,6 +86,7 @@ type sim struct {
 	lhvas         cache.SharedIndexInformer
 
 	biCtl, volCtl, repCtl, engCtl, pvcCtl, pvCtl, csiCtl *controller
+	finCtl                                               *controller // webhook_finalizers.go
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
@@ -161,6 +162,7 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: DriverName})
 
 	s.addHandlers()
+	s.addFinalizerHandlers()
 	return s
 }
 
@@ -336,10 +338,15 @@ func (s *sim) run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("wait for Longhorn caches: %w", context.Cause(ctx))
 	}
+	hook, err := s.startWebhook(ctx)
+	if err != nil {
+		return fmt.Errorf("start the admission webhook: %w", err)
+	}
+	defer s.stopWebhook(hook)
 	s.log.Info().Msg("Longhorn simulator running")
 
 	var wg sync.WaitGroup
-	for _, c := range []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl} {
+	for _, c := range []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl, s.finCtl} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
