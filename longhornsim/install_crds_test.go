@@ -328,10 +328,11 @@ func missingInLonghorn(facts map[string]schemaNode, obj map[string]any) []string
 		switch x := v.(type) {
 		case map[string]any:
 			for k, sub := range x {
-				if _, ok := facts[path+"."+k]; ok {
-					walk(path+"."+k, sub)
-				} else {
+				_, isProp := facts[path+"."+k]
+				if _, isMap := facts[path+".*"]; isMap && !isProp {
 					walk(path+".*", sub)
+				} else {
+					walk(path+"."+k, sub)
 				}
 			}
 		case []any:
@@ -347,4 +348,23 @@ func missingInLonghorn(facts map[string]schemaNode, obj map[string]any) []string
 	}
 	sort.Strings(missing)
 	return slices.Compact(missing)
+}
+
+func TestMissingInLonghorn(t *testing.T) {
+	facts := map[string]schemaNode{
+		"spec": {typ: "object"}, "spec.size": {typ: "string"},
+		"spec.tickets": {typ: "object"}, "spec.tickets.*": {typ: "object"}, "spec.tickets.*.id": {typ: "string"},
+		"status": {typ: "object"}, "status.conditions": {typ: "array"}, "status.conditions[]": {typ: "object"},
+		"status.conditions[].type": {typ: "string"}, "status.free": {typ: "object", preserve: true},
+	}
+	obj := map[string]any{
+		"spec": map[string]any{"size": "1", "bogus": true, "tickets": map[string]any{"a": map[string]any{"id": "a", "extra": 1}}},
+		"status": map[string]any{"conditions": []any{map[string]any{"type": "x", "reason": "y"}},
+			"free": map[string]any{"anything": 1}},
+	}
+	got := missingInLonghorn(facts, obj)
+	want := []string{"spec.bogus", "spec.tickets.*.extra", "status.conditions[].reason"}
+	if !slices.Equal(got, want) {
+		t.Errorf("missing %v, want %v", got, want)
+	}
 }

@@ -48,6 +48,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	cfg.UserAgent = "longhorn-sim"
+	cfg.WarningHandler = rest.NoWarnings{} // e.g. the API server's advice on the finalizer name longhorn.io
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create clientset: %w", err)

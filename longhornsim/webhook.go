@@ -193,7 +193,7 @@ func (s *sim) waitWebhookActive(ctx context.Context, timeout time.Duration) erro
 		"apiVersion": "longhorn.io/v1beta2", "kind": "BackingImage",
 		"metadata": map[string]any{"name": webhookProbe, "namespace": Namespace},
 		"spec": map[string]any{"sourceType": "download", "sourceParameters": map[string]any{"url": "https://example.invalid/probe.qcow2"},
-			"minNumberOfCopies": 1},
+			"minNumberOfCopies": int64(1)},
 	})
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
@@ -302,7 +302,7 @@ func admissionHandler(log zerolog.Logger, decide admitFunc) http.Handler {
 		case errors.As(err, &ae):
 			resp.Allowed, resp.Result = false, ae.status()
 			log.Debug().Str("operation", string(req.Operation)).Str("resource", req.Resource.Resource).Str("name", req.Name).
-				Str("message", ae.message).Msg("admission refused")
+				Str("refusal", ae.message).Msg("admission refused")
 		case err != nil:
 			resp.Allowed = false
 			resp.Result = &metav1.Status{Status: metav1.StatusFailure, Message: err.Error(), Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError}
