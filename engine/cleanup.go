@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +121,9 @@ func deleteWave(ctx context.Context, cl Cluster, refs []ObjectRef) (deleted, lef
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := cl.Dynamic().Resource(ref.GVR).Namespace(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+			err := retryRefused(ctx, func() error {
+				return cl.Dynamic().Resource(ref.GVR).Namespace(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -147,6 +150,30 @@ func deleteWave(ctx context.Context, cl Cluster, refs []ObjectRef) (deleted, lef
 		deleted = append(deleted, members...)
 	}
 	return deleted, left, errs
+}
+
+// refusedRetry bounds how long cleanup retries a delete that an admission
+// webhook refuses: such refusals are often transient, e.g. Longhorn refuses
+// to delete a backing image while replicas of volumes that are themselves
+// being deleted still use it.
+const refusedRetry = time.Minute
+
+// retryRefused calls del until it is not refused by an admission webhook,
+// backing off from 250ms to 2s, for at most refusedRetry; it returns the
+// last error.
+func retryRefused(ctx context.Context, del func() error) error {
+	deadline := time.Now().Add(refusedRetry)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := del()
+		if err == nil || !strings.Contains(err.Error(), "admission webhook") || !(apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // DefaultCleanupTimeout bounds the whole cleanup.

@@ -37,7 +37,7 @@ import (
 // addFinalizerHandlers creates the controller and feeds it from the
 // simulator's informers; call it from newSim.
 func (s *sim) addFinalizerHandlers() {
-	s.finCtl = newController("finalizers", 2, 0, s.log, s.syncFinalizer)
+	s.finCtl = newController("finalizers", s.opts.Workers, 0, s.log, s.syncFinalizer)
 	deleting := func(inf cache.SharedIndexInformer, name string) bool {
 		obj, ok, _ := inf.GetStore().GetByKey(Namespace + "/" + name)
 		m, isMeta := obj.(metav1.Object)
