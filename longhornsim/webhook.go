@@ -237,6 +237,7 @@ func (s *sim) stopWebhook(w *webhook) {
 			s.log.Warn().Err(err).Str("configuration", name).Msg("could not remove the webhook configuration")
 		}
 	}
+	s.log.Info().Msg("admission webhook configurations removed")
 	if err := w.srv.Shutdown(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("webhook server shutdown")
 	}
