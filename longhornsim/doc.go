@@ -106,16 +106,21 @@
 // left without it accepts writes unchecked, as one without Longhorn would.
 // Deletes of objects that carry the finalizer then wait, with a
 // deletionTimestamp, until a simulator runs again and completes them, as
-// they would wait for longhorn-manager. A killed simulator's configurations
-// stay until the next start replaces them.
+// they would wait for longhorn-manager (in the shared test cluster, a test
+// that deletes after stopping its simulator leaves them to the next test's).
+// A killed simulator's configurations stay until the next start replaces
+// them. Plan cleanup retries deletes refused by a webhook for up to a
+// minute: the seed's cleanup deletes its backing images while the volumes'
+// replicas are still being deleted, which Longhorn refuses.
 //
-// Not modelled: the jam does not slow volume deletion (the garbage collector
-// removes replicas and engines), replicas never fail or rebuild, and
+// Not modelled: the jam does not slow volume deletion (the finalizer
+// controller deletes replicas and engines off the jammed queue), replicas never fail or rebuild, and
 // spec.healthyAt and status.kubernetesStatus are not written. The webhook
 // models only the checks above (not, e.g., settings, nodes or the
 // validators of other kinds).
 //
 // All durations are divided by SpeedFactor. The simulator writes only
 // objects Longhorn or its CSI sidecars would write; it never polls the API in
-// a loop (waits are work-queue requeues) and it has no package state.
+// a loop (waits are work-queue requeues) except while starting (CRDs
+// Established, webhook called), and it has no package state.
 package longhornsim
