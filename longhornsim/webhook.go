@@ -390,14 +390,19 @@ func serial() *big.Int {
 	return n
 }
 
-// settingValue reads settings.longhorn.io/<name>'s value; ok is false when
-// the setting (or the Setting CRD) does not exist, and Longhorn's default
+// settingValues reads the values of settings.longhorn.io; a setting that
+// does not exist (or no Setting CRD) is absent, and Longhorn's default
 // applies, as in datastore.GetSettingWithAutoFillingRO.
-func (s *sim) settingValue(ctx context.Context, name string) (string, bool) {
-	u, err := s.dyn.Resource(lhGVR("settings")).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
+func (s *sim) settingValues(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	list, err := s.dyn.Resource(lhGVR("settings")).Namespace(Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return "", false
+		return out
 	}
-	v, ok := u.Object["value"].(string)
-	return v, ok && v != ""
+	for _, u := range list.Items {
+		if v, ok := u.Object["value"].(string); ok {
+			out[u.GetName()] = v
+		}
+	}
+	return out
 }

@@ -51,17 +51,21 @@ type admissionView interface {
 type admission struct{ view admissionView }
 
 func (s *sim) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) ([]patchOp, error) {
-	return admission{view: simView{s}}.mutate(ctx, req)
+	return admission{view: &simView{s: s}}.mutate(ctx, req)
 }
 
 func (s *sim) validate(ctx context.Context, req *admissionv1.AdmissionRequest) ([]patchOp, error) {
-	return nil, admission{view: simView{s}}.validate(ctx, req)
+	return nil, admission{view: &simView{s: s}}.validate(ctx, req)
 }
 
-// simView reads the simulator's caches.
-type simView struct{ s *sim }
+// simView reads the simulator's caches; one serves one request, and reads
+// the settings once for it.
+type simView struct {
+	s        *sim
+	settings map[string]string
+}
 
-func (v simView) object(resource, name string) (map[string]any, bool) {
+func (v *simView) object(resource, name string) (map[string]any, bool) {
 	inf := v.s.backingImages
 	if resource == "volumes" {
 		inf = v.s.volumes
@@ -77,13 +81,17 @@ func (v simView) object(resource, name string) (map[string]any, bool) {
 	return u.Object, true
 }
 
-func (v simView) replicasUsing(bi string) int {
+func (v *simView) replicasUsing(bi string) int {
 	reps, _ := v.s.replicas.GetIndexer().ByIndex(byBackingImage, bi)
 	return len(reps)
 }
 
-func (v simView) setting(ctx context.Context, name string) (string, bool) {
-	return v.s.settingValue(ctx, name)
+func (v *simView) setting(ctx context.Context, name string) (string, bool) {
+	if v.settings == nil {
+		v.settings = v.s.settingValues(ctx)
+	}
+	val, ok := v.settings[name]
+	return val, ok && val != ""
 }
 
 // decodeObjects returns the request's new and old objects (nil when absent).
