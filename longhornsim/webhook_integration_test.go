@@ -127,6 +127,12 @@ func TestIntegrationWebhook(t *testing.T) {
 		va := e.getLH(lhvaGVR, vol)
 		return reps != nil && len(reps.Items) == 3 && va != nil, fmt.Sprintf("lhva %v", va != nil)
 	})
+	// The validator reads the simulator's replica cache: a dry run first, so
+	// that the real delete does not race the cache.
+	e.waitFor(10*time.Second, "a dry-run delete of "+bi+" refused", func() (bool, string) {
+		err := e.dyn.Resource(backingImageGVR).Namespace(Namespace).Delete(e.ctx, bi, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil, fmt.Sprint(err)
+	})
 	err = e.dyn.Resource(backingImageGVR).Namespace(Namespace).Delete(e.ctx, bi, metav1.DeleteOptions{})
 	wantDenied(t, "deleting a backing image in use", err, "cannot delete backing image "+bi+" since there are replicas using it")
 	if va := e.getLH(lhvaGVR, vol); !slices.Contains(va.GetFinalizers(), longhornFinalizer) {
@@ -273,10 +279,20 @@ func TestIntegrationWebhookStopRemovesConfiguration(t *testing.T) {
 			t.Errorf("configuration after stop: %v, want NotFound", err)
 		}
 	}
-	// Without the simulator nothing refuses or mutates.
-	noFrontend := volumeObj("it-wh-stopped", "")
-	delete(noFrontend["spec"].(map[string]any), "frontend")
-	got, err := e.createRaw(volumeGVR, noFrontend)
+	// Without the simulator nothing refuses or mutates, once the API server
+	// has seen the configurations go.
+	noFrontend := func() map[string]any {
+		o := volumeObj("it-wh-stopped", "")
+		delete(o["spec"].(map[string]any), "frontend")
+		o["metadata"].(map[string]any)["namespace"] = Namespace
+		return o
+	}
+	e.waitFor(30*time.Second, "a dry-run create admitted without the webhook", func() (bool, string) {
+		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, &unstructured.Unstructured{Object: noFrontend()},
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil, fmt.Sprint(err)
+	})
+	got, err := e.createRaw(volumeGVR, noFrontend())
 	if err != nil || len(got.GetFinalizers()) != 0 {
 		t.Fatalf("create without the simulator: %v, finalizers %v", err, got.GetFinalizers())
 	}
