@@ -96,9 +96,18 @@ func TestIntegrationWebhook(t *testing.T) {
 	// A volume smaller than its backing image's virtual size (32 MiB) is
 	// refused once the size is known; the seed's 32Mi is accepted.
 	e.waitFor(30*time.Second, bi+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, bi)) })
-	small := volumeObj("it-wh-small", bi)
-	small["spec"].(map[string]any)["size"] = "16777216"
-	_, err = e.createRaw(volumeGVR, small)
+	small := func() map[string]any {
+		o := volumeObj("it-wh-small", bi)
+		o["spec"].(map[string]any)["size"] = "16777216"
+		o["metadata"].(map[string]any)["namespace"] = Namespace
+		return o
+	}
+	e.waitFor(10*time.Second, "the simulator's cache has the image's virtual size", func() (bool, string) {
+		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, &unstructured.Unstructured{Object: small()},
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil, fmt.Sprint(err)
+	})
+	_, err = e.createRaw(volumeGVR, small())
 	wantDenied(t, "16Mi volume on a 32Mi image", err, "volume size should be larger than the backing image size")
 	_, err = e.createRaw(volumeGVR, volumeObj("it-wh-missing", "it-wh-no-such-image"))
 	wantDenied(t, "volume on a missing image", err, `backingimage.longhorn.io "it-wh-no-such-image" not found`)
