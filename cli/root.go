@@ -13,11 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/localcluster"
-	"github.com/scenario-runner/runner/longhornsim"
 	"github.com/scenario-runner/runner/report"
 	"github.com/scenario-runner/runner/steps"
 )
@@ -172,15 +169,6 @@ func newVersionCommand(streams Streams) *cobra.Command {
 			return err
 		},
 	}
-}
-
-func newSimCommand() *cobra.Command {
-	return localcluster.NewSimCommand(localcluster.SimDeps{
-		InstallLonghornCRDs: longhornsim.InstallCRDs,
-		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode string, log zerolog.Logger) error {
-			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, Logger: log})
-		},
-	})
 }
 
 // newLogger builds the zerolog logger for stderr: pretty on a terminal,

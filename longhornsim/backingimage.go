@@ -12,7 +12,7 @@ import (
 const (
 	defaultMinNumberOfCopies = 3
 	simulatedImageSize       = 34037760
-	simulatedVirtualSize     = 34037760
+	simulatedVirtualSize     = 32 << 20
 )
 
 // Backing image disk file states.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -70,18 +71,37 @@ func Manifests() ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// InstallCRDs applies the Longhorn CRDs, the longhorn-system namespace and the
-// CSIDriver driver.longhorn.io with server-side apply, then waits until every
-// CRD is Established. It is idempotent.
+// What Install does with CRDs (Options.CRDs, `runner sim --longhorn-crds`).
+const (
+	// CRDsInstall applies the simulator's CRDs, replacing installed ones.
+	CRDsInstall = "install"
+	// CRDsKeep leaves objects already installed alone (for example
+	// Longhorn's own CRDs, applied from its deploy/longhorn.yaml) and creates
+	// only the missing ones. The installed CRDs must serve longhorn.io/v1beta2.
+	CRDsKeep = "keep"
+)
+
+// InstallCRDs is Install with CRDsInstall.
 func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
+	return Install(ctx, cfg, CRDsInstall)
+}
+
+// Install installs the Longhorn CRDs, the longhorn-system namespace and the
+// CSIDriver driver.longhorn.io, then waits until every CRD is Established.
+// With CRDsInstall it applies them with server-side apply; with CRDsKeep it
+// creates only those that do not exist. It is idempotent.
+func Install(ctx context.Context, cfg *rest.Config, crds string) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create dynamic client: %w", err)
 	}
-	return installCRDs(ctx, dyn)
+	return installCRDs(ctx, dyn, crds)
 }
 
-func installCRDs(ctx context.Context, dyn dynamic.Interface) error {
+func installCRDs(ctx context.Context, dyn dynamic.Interface, mode string) error {
+	if mode != CRDsInstall && mode != CRDsKeep {
+		return fmt.Errorf("CRDs %q: want %q or %q", mode, CRDsInstall, CRDsKeep)
+	}
 	objs, err := Manifests()
 	if err != nil {
 		return err
@@ -96,11 +116,27 @@ func installCRDs(ctx context.Context, dyn dynamic.Interface) error {
 		if res.namespaced {
 			ri = dyn.Resource(res.gvr).Namespace(obj.GetNamespace())
 		}
-		if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
 		if res.gvr == crdGVR {
 			crds = append(crds, obj.GetName())
+		}
+		if mode == CRDsKeep {
+			have, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+			switch {
+			case err == nil:
+				if res.gvr == crdGVR && !servesVersion(have, lhGVR("").Version) {
+					return fmt.Errorf("installed CRD %s does not serve %s, which the simulator needs", obj.GetName(), lhGVR("").Version)
+				}
+				continue
+			case !apierrors.IsNotFound(err):
+				return fmt.Errorf("get %s %s: %w", obj.GetKind(), obj.GetName(), err)
+			}
+			if _, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("create %s %s: %w", obj.GetKind(), obj.GetName(), err)
+			}
+			continue
+		}
+		if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 	for _, name := range crds {
@@ -109,6 +145,18 @@ func installCRDs(ctx context.Context, dyn dynamic.Interface) error {
 		}
 	}
 	return nil
+}
+
+// servesVersion reports whether a CRD serves the API version.
+func servesVersion(crd *unstructured.Unstructured, version string) bool {
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if m["name"] == version && m["served"] == true {
+			return true
+		}
+	}
+	return false
 }
 
 // waitEstablished waits until the CRD reports Established=True and reports

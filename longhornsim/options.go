@@ -25,6 +25,9 @@ type Options struct {
 	Mode string
 	// Logger receives the simulator's logs.
 	Logger zerolog.Logger
+	// CRDs is what Run does with the Longhorn CRDs: CRDsInstall (also when
+	// empty) or CRDsKeep.
+	CRDs string
 
 	// DownloadTime is how long a backing image takes to download to a disk.
 	DownloadTime time.Duration
@@ -64,6 +67,13 @@ func (o Options) withDefaults() (Options, error) {
 	case ModeDefault, ModeLegacyQueueJam:
 	default:
 		return o, fmt.Errorf("unknown simulator mode %q (want %q or %q)", o.Mode, ModeDefault, ModeLegacyQueueJam)
+	}
+	switch o.CRDs {
+	case "":
+		o.CRDs = CRDsInstall
+	case CRDsInstall, CRDsKeep:
+	default:
+		return o, fmt.Errorf("unknown CRDs choice %q (want %q or %q)", o.CRDs, CRDsInstall, CRDsKeep)
 	}
 	if o.SpeedFactor < 0 {
 		return o, fmt.Errorf("speed factor %v must not be negative", o.SpeedFactor)

@@ -48,6 +48,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	cfg.UserAgent = "longhorn-sim"
+	cfg.WarningHandler = rest.NoWarnings{} // e.g. the API server's advice on the finalizer name longhorn.io
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create clientset: %w", err)
@@ -56,7 +57,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("create dynamic client: %w", err)
 	}
-	if err := installCRDs(ctx, dyn); err != nil {
+	if err := installCRDs(ctx, dyn, opts.CRDs); err != nil {
 		return fmt.Errorf("install Longhorn CRDs: %w", err)
 	}
 	s := newSim(kube, dyn, opts)
@@ -86,6 +87,7 @@ type sim struct {
 	lhvas         cache.SharedIndexInformer
 
 	biCtl, volCtl, repCtl, engCtl, pvcCtl, pvCtl, csiCtl *controller
+	finCtl                                               *controller // webhook_finalizers.go
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
@@ -161,6 +163,7 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: DriverName})
 
 	s.addHandlers()
+	s.addFinalizerHandlers()
 	return s
 }
 
@@ -336,10 +339,15 @@ func (s *sim) run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("wait for Longhorn caches: %w", context.Cause(ctx))
 	}
+	hook, err := s.startWebhook(ctx)
+	if err != nil {
+		return fmt.Errorf("start the admission webhook: %w", err)
+	}
+	defer s.stopWebhook(hook)
 	s.log.Info().Msg("Longhorn simulator running")
 
 	var wg sync.WaitGroup
-	for _, c := range []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl} {
+	for _, c := range []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl, s.finCtl} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,4 +1,4 @@
-package localcluster
+package cli
 
 import (
 	"context"
@@ -18,29 +18,46 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/scenario-runner/runner/localcluster"
+	"github.com/scenario-runner/runner/longhornsim"
 )
 
-// LonghornModes are the accepted values of --longhorn-mode / --mode.
-var LonghornModes = []string{"default", "legacy-queue-jam"}
+// longhornModes are the accepted values of --longhorn-mode / --mode.
+var longhornModes = []string{longhornsim.ModeDefault, longhornsim.ModeLegacyQueueJam}
+
+// longhornCRDChoices are the accepted values of --longhorn-crds.
+var longhornCRDChoices = []string{longhornsim.CRDsInstall, longhornsim.CRDsKeep}
 
 // longhornProcess names the detached simulator's log and pid files.
 const longhornProcess = "longhorn-sim"
 
-// SimDeps are what the sim command needs from outside this package. The
-// Longhorn simulator lives in package longhornsim; main wires it here so that
-// localcluster does not depend on it.
+// SimDeps are what the sim command needs besides package localcluster: the
+// Longhorn simulator. Tests swap them to run the command without it.
 type SimDeps struct {
 	// Logger for progress. Nil: a console logger on stderr.
 	Logger *zerolog.Logger
-	// InstallLonghornCRDs installs the Longhorn CRDs (longhornsim.InstallCRDs).
-	InstallLonghornCRDs func(ctx context.Context, cfg *rest.Config) error
+	// InstallLonghornCRDs installs the Longhorn CRDs as --longhorn-crds says
+	// (longhornsim.Install).
+	InstallLonghornCRDs func(ctx context.Context, cfg *rest.Config, crds string) error
 	// RunLonghorn runs the Longhorn simulator until ctx ends
-	// (longhornsim.Run with Options{Mode: mode, Logger: log}).
-	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode string, log zerolog.Logger) error
+	// (longhornsim.Run with Options{Mode: mode, CRDs: crds, Logger: log}).
+	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error
+}
+
+// newSimCommand is `sim` wired to the Longhorn simulator.
+func newSimCommand() *cobra.Command {
+	return NewSimCommand(SimDeps{
+		InstallLonghornCRDs: longhornsim.Install,
+		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error {
+			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, CRDs: crds, Logger: log})
+		},
+	})
 }
 
 // NewSimCommand returns `sim` with subcommands up, down, status and
-// longhorn, which manage a detached local cluster in a folder (default .sim).
+// longhorn, which manage a detached local cluster in a folder (default .sim)
+// with package localcluster and run the Longhorn simulator against it.
 func NewSimCommand(deps SimDeps) *cobra.Command {
 	if deps.Logger == nil {
 		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(zerolog.InfoLevel)
@@ -51,7 +68,11 @@ func NewSimCommand(deps SimDeps) *cobra.Command {
 		Short: "Run a local Kubernetes cluster with fake nodes and a simulated Longhorn",
 		Long: `sim runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 KWOK on loopback ports, with fake nodes, and optionally the Longhorn simulator.
-Binaries come from ` + "`make cluster-bins`" + ` (see localcluster/README.md).`,
+Binaries come from ` + "`make cluster-bins`" + ` (see localcluster/README.md).
+
+To run the simulator with Longhorn's own CRDs: sim up --no-longhorn, apply
+them (kubectl apply -f longhorn's deploy/longhorn.yaml CRDs), then
+sim longhorn --longhorn-crds=keep --kubeconfig DIR/kubeconfig.`,
 		SilenceUsage: true,
 	}
 	cmd.AddCommand(newUpCommand(deps), newDownCommand(deps), newStatusCommand(), newLonghornCommand(deps))
@@ -63,6 +84,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		dir        string
 		nodes      int
 		mode       string
+		crds       string
 		noLonghorn bool
 		timeout    time.Duration
 	)
@@ -71,8 +93,11 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		Short: "Start a detached local cluster and return once it is ready",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(LonghornModes, mode) {
-				return fmt.Errorf("--longhorn-mode %q: valid values are %s", mode, strings.Join(LonghornModes, ", "))
+			if !slices.Contains(longhornModes, mode) {
+				return fmt.Errorf("--longhorn-mode %q: valid values are %s", mode, strings.Join(longhornModes, ", "))
+			}
+			if !slices.Contains(longhornCRDChoices, crds) {
+				return fmt.Errorf("--longhorn-crds %q: valid values are %s", crds, strings.Join(longhornCRDChoices, ", "))
 			}
 			if nodes < 1 {
 				return fmt.Errorf("--nodes %d: need at least 1", nodes)
@@ -81,23 +106,25 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 				return errors.New("this build has no Longhorn simulator wired in; use --no-longhorn")
 			}
 			ctx := cmd.Context()
-			opts := Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout}
+			opts := localcluster.Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout}
 			if !noLonghorn {
-				opts.Hooks = append(opts.Hooks, deps.InstallLonghornCRDs)
+				opts.Hooks = append(opts.Hooks, func(ctx context.Context, cfg *rest.Config) error {
+					return deps.InstallLonghornCRDs(ctx, cfg, crds)
+				})
 			}
-			c, err := Start(ctx, opts)
+			c, err := localcluster.Start(ctx, opts)
 			if err != nil {
 				return err
 			}
 			if !noLonghorn {
 				exe, err := os.Executable()
 				if err != nil {
-					return errors.Join(fmt.Errorf("locating own executable: %w", err), StopDir(ctx, c.Dir(), 10*time.Second))
+					return errors.Join(fmt.Errorf("locating own executable: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
 				// Re-run this binary as `<path to sim> longhorn ...`, whatever the root is called.
-				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode)
+				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode, "--longhorn-crds", crds)
 				if err := c.StartProcess(ctx, longhornProcess, exe, args...); err != nil {
-					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), StopDir(ctx, c.Dir(), 10*time.Second))
+					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -109,11 +136,15 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "dir", ".sim", "folder for the cluster's state, logs and pid files")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes (node-1..node-N)")
-	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(LonghornModes, "|"))
+	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(longhornModes, "|"))
+	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
 	return cmd
 }
+
+const longhornCRDsHelp = `Longhorn CRDs: "install" applies the simulator's own (replacing installed ones), ` +
+	`"keep" leaves CRDs already installed alone (e.g. Longhorn's) and installs only missing ones`
 
 func newDownCommand(deps SimDeps) *cobra.Command {
 	var (
@@ -125,11 +156,11 @@ func newDownCommand(deps SimDeps) *cobra.Command {
 		Short: "Stop the cluster started by up (reverse order, SIGTERM then SIGKILL); safe to run twice",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			procs, err := ReadPIDs(dir)
+			procs, err := localcluster.ReadPIDs(dir)
 			if err != nil {
 				return err
 			}
-			if err := StopDir(cmd.Context(), dir, grace); err != nil {
+			if err := localcluster.StopDir(cmd.Context(), dir, grace); err != nil {
 				return err
 			}
 			n := 0
@@ -154,7 +185,7 @@ func newStatusCommand() *cobra.Command {
 		Short: "Show the cluster's processes and whether the apiserver is ready",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			procs, err := ReadPIDs(dir)
+			procs, err := localcluster.ReadPIDs(dir)
 			if err != nil {
 				return err
 			}
@@ -218,7 +249,7 @@ func apiserverReady(ctx context.Context, kubeconfig string) error {
 }
 
 func newLonghornCommand(deps SimDeps) *cobra.Command {
-	var kubeconfig, mode string
+	var kubeconfig, mode, crds string
 	cmd := &cobra.Command{
 		Use:   "longhorn",
 		Short: "Run the Longhorn simulator against a cluster until interrupted (started by up)",
@@ -227,8 +258,11 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 			if deps.RunLonghorn == nil {
 				return errors.New("this build has no Longhorn simulator wired in")
 			}
-			if !slices.Contains(LonghornModes, mode) {
-				return fmt.Errorf("--mode %q: valid values are %s", mode, strings.Join(LonghornModes, ", "))
+			if !slices.Contains(longhornModes, mode) {
+				return fmt.Errorf("--mode %q: valid values are %s", mode, strings.Join(longhornModes, ", "))
+			}
+			if !slices.Contains(longhornCRDChoices, crds) {
+				return fmt.Errorf("--longhorn-crds %q: valid values are %s", crds, strings.Join(longhornCRDChoices, ", "))
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
@@ -236,7 +270,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			err = deps.RunLonghorn(ctx, cfg, mode, *deps.Logger)
+			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				return err
 			}
@@ -244,6 +278,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
-	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(LonghornModes, "|"))
+	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(longhornModes, "|"))
+	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	return cmd
 }
