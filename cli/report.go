@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"github.com/scenario-runner/runner/redact"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,11 +43,15 @@ func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.
 // written fails the command.
 func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, server string) error {
 	var args []string
-	for _, v := range o.valuesFiles {
+	for _, v := range o.in.valuesFiles {
 		args = append(args, "--values", v)
 	}
-	for _, s := range o.sets {
+	for _, s := range o.in.sets {
 		args = append(args, "--set", s)
+	}
+	for _, s := range o.in.secretSets {
+		name, _, _ := strings.Cut(s, "=")
+		args = append(args, "--set-secret", name+"="+redact.Mask)
 	}
 	for _, r := range results {
 		args = append(args, r.File)

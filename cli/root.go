@@ -18,6 +18,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/localcluster"
 	"github.com/scenario-runner/runner/longhornsim"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/report"
 	"github.com/scenario-runner/runner/steps"
 )
@@ -45,6 +46,8 @@ func version() string {
 // Execute runs the command line args. SIGINT and SIGTERM cancel the run; a
 // second one during cleanup stops the cleanup and reports what was left.
 func Execute(args []string, streams Streams) error {
+	// Every byte runner prints goes through the secret filter.
+	streams.Out, streams.Err = redact.Default.Writer(streams.Out), redact.Default.Writer(streams.Err)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	abort := make(chan struct{})

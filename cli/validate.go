@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -14,10 +13,11 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/files"
 )
 
 func newValidateCommand(streams Streams) *cobra.Command {
-	var valuesFiles, sets []string
+	var in inputs
 	cmd := &cobra.Command{
 		Use:   "validate PLAN...",
 		Short: "Check plans without a cluster: every error with its file, line and column",
@@ -26,11 +26,7 @@ referenced files exist and checks each plan against the JSON Schema. It needs
 no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ov, err := overrides(valuesFiles, sets)
-			if err != nil {
-				return err
-			}
-			if _, err := loadPlans(args, ov); err != nil {
+			if _, err := loadPlans(args, in); err != nil {
 				renderInvalid(streams.Err, err)
 				return err
 			}
@@ -40,8 +36,7 @@ no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
-	cmd.Flags().StringArrayVar(&valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
+	in.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -71,7 +66,7 @@ func checkSchema(file string, reg *engine.Registry) error {
 	if err != nil {
 		return fmt.Errorf("compiling the plan schema: %w", err)
 	}
-	data, err := os.ReadFile(file)
+	data, err := files.ReadFile(file)
 	if err != nil {
 		return err
 	}

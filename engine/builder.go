@@ -10,6 +10,7 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/engine/files"
 )
 
 // Builder is what a step kind's Build sees at load time: the names in scope,
@@ -17,7 +18,9 @@ import (
 // record every error with its position.
 type Builder struct {
 	// Dir is the plan file's directory; file: paths are relative to it.
-	Dir      string
+	Dir string
+	// Root is the folder file: paths must resolve into (see engine/files).
+	Root     *files.Root
 	Defaults Defaults
 
 	registry *Registry

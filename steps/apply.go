@@ -3,9 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/engine/manifest"
 	"github.com/scenario-runner/runner/kube"
@@ -96,44 +92,6 @@ func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
 	a.parallel = b.Int(s.Parallel, b.Scope())
 	a.outputs = buildOutputs(b, s.Outputs)
 	return a, nil
-}
-
-// loadManifests parses an inline manifest or the files of a glob.
-func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scope) []*manifest.Doc {
-	switch {
-	case inline.IsSet() && file.IsSet():
-		b.Errorf(file.Pos, "give either manifest or file, not both")
-		return nil
-	case inline.IsSet():
-		docs, err := manifest.Parse(inline.Value, inline.Span, scope)
-		b.Add(err)
-		return docs
-	case file.IsSet():
-		pattern := file.Value
-		if !filepath.IsAbs(pattern) {
-			pattern = filepath.Join(b.Dir, pattern)
-		}
-		paths, err := filepath.Glob(pattern)
-		if err != nil || len(paths) == 0 {
-			b.Errorf(file.Pos, "file %q: no such file (looked for %s)", file.Value, pattern)
-			return nil
-		}
-		sort.Strings(paths)
-		var docs []*manifest.Doc
-		for _, p := range paths {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				b.Errorf(file.Pos, "file %q: %v", p, err)
-				continue
-			}
-			d, err := manifest.Parse(string(data), diag.NewSource(p, data), scope)
-			b.Add(err)
-			docs = append(docs, d...)
-		}
-		return docs
-	}
-	b.Errorf(b.Here(), "apply needs manifest (inline YAML) or file")
-	return nil
 }
 
 // rendered is one object to apply and where it came from.

@@ -22,18 +22,34 @@ import (
 	"github.com/scenario-runner/runner/engine/eval"
 )
 
+// Limits of one manifest (one inline manifest or one step's files), checked
+// at load time so that a plan that would exhaust memory never starts.
+const (
+	// MaxDocuments is the most documents one step may apply.
+	MaxDocuments = 10_000
+	// MaxNodes bounds the YAML nodes of one manifest with every alias and
+	// merge key expanded, the way Render builds them: a "billion laughs"
+	// of a few lines expands to billions.
+	MaxNodes = 1_000_000
+)
+
 // Doc is one compiled document of a manifest.
 type Doc struct {
 	Pos       diag.Pos
 	root      *yaml.Node
 	templates map[*yaml.Node]*eval.Template
+	nodes     int // with aliases expanded
 }
+
+// Nodes is the number of YAML nodes the document renders, aliases expanded.
+func (d *Doc) Nodes() int { return d.nodes }
 
 // Parse parses text (located through loc) into documents and compiles the
 // templates of every string in scope. Every problem is returned together.
 func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
 	var errs diag.List
 	var docs []*Doc
+	total := 0
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(text)))
 	for {
 		var n yaml.Node
@@ -55,7 +71,17 @@ func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
 		if body.Tag == "!!null" {
 			continue // an empty document between ---
 		}
+		if len(docs) == MaxDocuments {
+			errs.Add(diag.NodeError(loc, body, "more than %d documents in one manifest (split it over several steps)", MaxDocuments))
+			break
+		}
 		d := &Doc{Pos: loc.Locate(body.Line, body.Column), root: body, templates: map[*yaml.Node]*eval.Template{}}
+		d.nodes = decode.Expanded(body, MaxNodes-total)
+		total += d.nodes
+		if total > MaxNodes {
+			errs.Add(diag.NodeError(loc, body, "the manifest expands to more than %d YAML nodes (aliases and merge keys counted each time they are used)", MaxNodes))
+			break
+		}
 		checkShape(loc, body, &errs)
 		d.compile(loc, body, scope, &errs)
 		docs = append(docs, d)
