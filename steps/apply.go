@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -31,6 +32,7 @@ type ApplySpec struct {
 	As       string                 `yaml:"as" doc:"Name of the forEach element in expressions (default item)."`
 	Parallel engine.IntOrExpr       `yaml:"parallel" doc:"How many objects to apply at once (default 1 without forEach, 16 with it)."`
 	Force    bool                   `yaml:"force" doc:"Take ownership of conflicting fields (server-side apply force)."`
+	MaxItems int                    `yaml:"maxItems" doc:"Most forEach elements the step may render (default 100000); more is a step failure."`
 	Outputs  map[string]engine.Expr `yaml:"outputs" doc:"Names bound for later steps, from expressions over objects (the applied objects as the server returned them)."`
 }
 
@@ -51,6 +53,7 @@ type applyAction struct {
 	as       string
 	parallel engine.IntValue
 	force    bool
+	maxItems int
 	outputs  outputs
 }
 
@@ -76,7 +79,10 @@ func (d *ApplyDetail) Properties() []result.Property {
 
 // Build implements engine.Spec.
 func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
-	a := &applyAction{as: s.As, force: s.Force}
+	a := &applyAction{as: s.As, force: s.Force, maxItems: cmp.Or(s.MaxItems, DefaultMaxItems)}
+	if s.MaxItems < 0 {
+		b.Errorf(b.Here(), "maxItems must be positive, got %d", s.MaxItems)
+	}
 	if a.as == "" {
 		a.as = "item"
 	}
@@ -93,6 +99,14 @@ func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
 	a.outputs = buildOutputs(b, s.Outputs)
 	return a, nil
 }
+
+// DefaultMaxItems bounds a forEach unless the step sets maxItems: a list of
+// a million elements renders gigabytes.
+const DefaultMaxItems = 100_000
+
+// nodesPerItem bounds what a step renders: elements × YAML nodes per element
+// (aliases expanded) may not pass nodesPerItem × maxItems.
+const nodesPerItem = 20
 
 // rendered is one object to apply and where it came from.
 type rendered struct {
@@ -118,7 +132,18 @@ func (a *applyAction) render(vals eval.Values) ([]rendered, error) {
 			return nil, fmt.Errorf("forEach: %w", err)
 		}
 		items = out.([]any)
+		if len(items) > a.maxItems {
+			return nil, fmt.Errorf("forEach: %d elements, more than maxItems (%d); raise maxItems to allow it", len(items), a.maxItems)
+		}
 	}
+	nodes := 0
+	for _, d := range a.docs {
+		nodes += d.Nodes()
+	}
+	if total := len(items) * nodes; total > nodesPerItem*a.maxItems {
+		return nil, fmt.Errorf("the step would render %d YAML nodes (%d elements × %d), more than %d × maxItems (%d); raise maxItems to allow it", total, len(items), nodes, nodesPerItem, a.maxItems)
+	}
+	vals = vals.WithMeter(eval.NewMeter(eval.MaxStepBytes))
 	objs := make([]rendered, 0, len(items)*len(a.docs))
 	for _, it := range items {
 		v := vals

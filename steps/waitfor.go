@@ -22,6 +22,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -637,7 +638,10 @@ func (w *waiter) reading(o *waitObj) string {
 	for _, p := range w.paths {
 		v, ok := lookupPath(o.object, p)
 		val := "<missing>"
-		if ok {
+		switch {
+		case ok && redact.SecretField(o.object, p):
+			val = redact.Mask // a Secret's data, base64 or not
+		case ok:
 			val = formatValue(v)
 		}
 		parts = append(parts, formatPath(p)+" = "+val)
@@ -648,7 +652,8 @@ func (w *waiter) reading(o *waitObj) string {
 		if inner := errors.Unwrap(o.err); inner != nil {
 			msg = inner.Error() // without the expression's source
 		}
-		msg, _, _ = strings.Cut(msg, "\n")
+		redact.Default.Add(redact.ObjectValues(o.object)...)
+		msg, _, _ = strings.Cut(redact.Default.String(msg), "\n")
 		if s != "" {
 			s += " "
 		}

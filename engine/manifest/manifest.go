@@ -20,6 +20,7 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/redact"
 )
 
 // Limits of one manifest (one inline manifest or one step's files), checked
@@ -170,6 +171,8 @@ func (d *Doc) Render(vals eval.Values) (*unstructured.Unstructured, error) {
 	if !ok {
 		return nil, fmt.Errorf("manifest at %s: not an object", d.Pos)
 	}
+	// What a Secret holds is never printed (see package redact).
+	redact.Default.Add(redact.ObjectValues(obj)...)
 	return &unstructured.Unstructured{Object: obj}, nil
 }
 
