@@ -202,7 +202,7 @@ func renderInvalid(w interface{ Write([]byte) (int, error) }, err error) {
 				return
 			}
 			fmt.Fprint(w, inv.Render())
-			n += len(diag.Flatten(inv.Errs))
+			n += diag.Count(inv.Errs)
 			return
 		}
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -213,6 +213,9 @@ func renderInvalid(w interface{ Write([]byte) (int, error) }, err error) {
 		}
 		fmt.Fprintln(w, e)
 		n++
+	}
+	if errors.Is(err, ErrUsage) {
+		return // reportError prints it, once
 	}
 	walk(err)
 	if n > 1 {

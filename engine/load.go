@@ -50,7 +50,7 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string {
-	return fmt.Sprintf("%s: %d problem(s):\n%s", e.File, len(diag.Flatten(e.Errs)), e.Errs)
+	return fmt.Sprintf("%s: %d problem(s):\n%s", e.File, diag.Count(e.Errs), e.Errs)
 }
 
 func (e *InvalidError) Unwrap() []error { return []error{ErrInvalid, e.Errs} }

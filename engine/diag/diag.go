@@ -105,6 +105,26 @@ func (s *Source) Errorf(line, col int, format string, args ...any) *Error {
 // MaxErrors is the most errors a List keeps; past it, it only counts them.
 const MaxErrors = 100
 
+// Omitted stands for the errors a List counted past MaxErrors.
+type Omitted struct{ N int }
+
+func (o *Omitted) Error() string {
+	return fmt.Sprintf("%d more problems not shown (the first %d are)", o.N, MaxErrors)
+}
+
+// Count is the number of problems in err, those omitted included.
+func Count(err error) int {
+	n := 0
+	for _, e := range Flatten(err) {
+		if o, ok := e.(*Omitted); ok {
+			n += o.N
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // List collects errors; its zero value is ready to use.
 type List struct {
 	errs    *multierror.Error
@@ -141,7 +161,7 @@ func (l *List) Err() error {
 	errs := Flatten(l.errs)
 	sort.SliceStable(errs, func(i, j int) bool { return less(errs[i], errs[j]) })
 	if l.dropped > 0 {
-		errs = append(errs, fmt.Errorf("%d more problems not shown (the first %d are)", l.dropped, MaxErrors))
+		errs = append(errs, &Omitted{N: l.dropped})
 	}
 	return &multierror.Error{Errors: errs, ErrorFormat: formatList}
 }

@@ -69,6 +69,9 @@ func (r *Root) Resolve(base, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := checkForbidden(p); err != nil {
+		return "", err
+	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return "", err
@@ -78,9 +81,9 @@ func (r *Root) Resolve(base, path string) (string, error) {
 	}
 	if !inside(r.dir, real) {
 		if real != p {
-			return "", fmt.Errorf("%w: %s resolves to %s, outside %s (give --root to widen)", ErrRefused, path, real, r.dir)
+			return "", fmt.Errorf("%w: %s resolves to %s, outside %s (give --root to widen)", ErrRefused, p, real, r.dir)
 		}
-		return "", fmt.Errorf("%w: %s is outside %s (give --root to widen)", ErrRefused, path, r.dir)
+		return "", fmt.Errorf("%w: %s is outside %s (give --root to widen)", ErrRefused, p, r.dir)
 	}
 	return real, nil
 }
@@ -95,8 +98,8 @@ func (r *Root) Read(base, path string) ([]byte, error) {
 }
 
 // Glob returns the matches of pattern (relative to base), sorted. Every
-// match must resolve inside the root; one that does not is an error, not a
-// silent omission.
+// match must resolve inside the root; the first that does not is an error,
+// not a silent omission.
 func (r *Root) Glob(base, pattern string) ([]string, error) {
 	p := pattern
 	if !filepath.IsAbs(p) {
@@ -106,17 +109,16 @@ func (r *Root) Glob(base, pattern string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
 	var out []string
 	for _, m := range matches {
 		if _, err := r.Resolve("", m); err != nil {
-			errs = append(errs, err)
-			continue
+			// The first is enough: a glob that leaves the root is wrong.
+			return nil, err
 		}
 		out = append(out, m)
 	}
 	slices.Sort(out)
-	return out, errors.Join(errs...)
+	return out, nil
 }
 
 // ReadFile reads a regular file of at most MaxBytes, refusing /proc, /sys
@@ -125,6 +127,9 @@ func (r *Root) Glob(base, pattern string) ([]string, error) {
 func ReadFile(path string) ([]byte, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkForbidden(abs); err != nil {
 		return nil, err
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
@@ -161,7 +166,7 @@ func ReadFile(path string) ([]byte, error) {
 func checkForbidden(abs string) error {
 	for _, f := range forbidden {
 		if inside(f, abs) {
-			return fmt.Errorf("%w: %s is under %s, which holds kernel interfaces, not plan files", ErrRefused, abs, f)
+			return fmt.Errorf("%w: %s is under %s, which holds kernel interfaces, not files of a plan", ErrRefused, abs, f)
 		}
 	}
 	return nil
