@@ -63,11 +63,23 @@ func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, ser
 		rep.Cluster.Version = server
 	}
 	paths, err := report.WriteDir(o.reportDir, rep)
-	for _, p := range paths {
-		fmt.Fprintf(o.streams.Err, "report: %s\n", p)
+	if o.logFormat == "json" { // every line on stderr is JSON
+		log, _ := newLogger(o.streams.Err, o.logFormat, o.logLevel)
+		for _, p := range paths {
+			log.Info().Str("path", p).Msg("report")
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("report")
+		}
+	} else {
+		for _, p := range paths {
+			fmt.Fprintf(o.streams.Err, "report: %s\n", p)
+		}
+		if err != nil {
+			fmt.Fprintf(o.streams.Err, "report: %v\n", err)
+		}
 	}
 	if err != nil {
-		fmt.Fprintf(o.streams.Err, "report: %v\n", err)
 		return fmt.Errorf("--report-dir: %w", err)
 	}
 	return nil
