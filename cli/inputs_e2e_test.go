@@ -91,7 +91,7 @@ func TestHostileRunsFailCleanlyLive(t *testing.T) {
 `
 	for _, tc := range []struct {
 		name, steps, want string
-		args            []string
+		args              []string
 	}{
 		{"foreach-million", `
   - apply:
