@@ -17,6 +17,7 @@ package redact
 import (
 	"encoding/base64"
 	"encoding/json"
+	"encoding/xml"
 	"html"
 	"io"
 	"regexp"
@@ -65,15 +66,17 @@ func (s *Set) Add(values ...string) {
 }
 
 // forms are v as it may appear in output: raw, JSON string content, HTML
-// and XML escaped, Go-quoted.
+// and XML escaped.
 func forms(v string) []string {
 	out := []string{v}
 	if j, err := json.Marshal(v); err == nil {
 		out = append(out, string(j[1:len(j)-1]))
 	}
-	out = append(out, html.EscapeString(v))
-	q := strings.NewReplacer(`"`, "&#34;", "'", "&#39;", "&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(v)
-	out = append(out, q)
+	out = append(out, html.EscapeString(v)) // html/template writes the same
+	var x strings.Builder
+	if xml.EscapeText(&x, []byte(v)) == nil {
+		out = append(out, x.String())
+	}
 	return slices.Compact(out)
 }
 
