@@ -37,6 +37,8 @@ func TestHostileInputsAreRefused(t *testing.T) {
 		tc{"big-manifest", []string{made["big-manifest"]}},
 		tc{"many-documents", []string{made["many-documents"]}},
 		tc{"many-errors", []string{made["many-errors"]}},
+		tc{"big-plan", []string{made["big-plan"]}},
+		tc{"plan-manifests-over-budget", []string{made["over-budget"]}},
 		tc{"values-dev-zero", []string{"--values", "/dev/zero", made["plain"]}},
 		tc{"values-outside-root", []string{"--values", filepath.Join(repo, "go.mod"), made["plain"]}},
 		tc{"root-allows-but-proc-refused", []string{"--root", "/", made["proc-via-root"]}},
@@ -111,6 +113,13 @@ func makeHostile(t *testing.T, dir string) map[string]string {
 	out["many-documents"] = plan("many-documents", "many.yaml")
 
 	out["many-errors"] = write("many-errors.yaml", "name: many-errors\nsteps: ["+strings.Repeat("{nope: 1}, ", 20_000)+"]\n")
+	out["big-plan"] = write("big-plan.yaml", "name: big-plan\nsteps:\n"+strings.Repeat("  - sleep: 1ms\n", 70_000))
+	// Three files of 150,000 nodes each: each is fine, the plan is not.
+	part := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: [" + strings.Repeat("1,", 150_000) + "1]}\n"
+	for i := range 3 {
+		write(fmt.Sprintf("part%d.yaml", i), part)
+	}
+	out["over-budget"] = plan("over-budget", "part*.yaml")
 	out["plain"] = write("plain.yaml", "name: plain\nvars: {n: 1}\nsteps:\n  - sleep: 1ms\n")
 	out["proc-via-root"] = plan("proc-via-root", "/proc/self/environ")
 	return out

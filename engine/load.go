@@ -16,6 +16,7 @@ import (
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/engine/files"
+	"github.com/scenario-runner/runner/engine/manifest"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -36,9 +37,12 @@ type LoadOptions struct {
 	Root string
 }
 
-// MaxPlanNodes bounds the YAML nodes of a plan with every alias and merge
-// key expanded, as the decoder sees them.
-const MaxPlanNodes = 200_000
+// Limits of a plan file: its size, and its YAML nodes with every alias and
+// merge key expanded, as the decoder sees them.
+const (
+	MaxPlanBytes = 1 << 20
+	MaxPlanNodes = 200_000
+)
 
 // ErrInvalid marks errors about the plan itself (exit code 2).
 var ErrInvalid = errors.New("invalid plan")
@@ -64,6 +68,9 @@ var planName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 // is reported, each at its line and column, in one *InvalidError.
 func Load(file string, opts LoadOptions) (*Plan, error) {
 	data, err := files.ReadFile(file)
+	if err == nil && len(data) > MaxPlanBytes {
+		err = fmt.Errorf("%w: the plan is %d bytes, above the limit of %d (put manifests in files)", files.ErrRefused, len(data), MaxPlanBytes)
+	}
 	if err != nil {
 		return nil, &InvalidError{File: file, Errs: fmt.Errorf("%s: %w", file, err)}
 	}
@@ -137,7 +144,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		fsRoot = r
 	}
 	b := &Builder{
-		Dir: p.Dir, Root: fsRoot, Defaults: p.Defaults, registry: opts.Registry, dec: d,
+		Dir: p.Dir, Root: fsRoot, Manifests: manifest.NewBudget(), Defaults: p.Defaults, registry: opts.Registry, dec: d,
 		scope: eval.NewScope(p.Vars),
 	}
 	if stepsNode := valueOf(body, "steps"); stepsNode != nil && stepsNode.Kind == yaml.SequenceNode && len(stepsNode.Content) == 0 {

@@ -12,14 +12,15 @@ import (
 
 // loadManifests parses an inline manifest or the files of a glob. Files
 // must be regular files inside the plan's root (see engine/files); the
-// documents of one step are bounded by manifest.MaxDocuments.
+// documents of one step are bounded by manifest.MaxDocuments, and the
+// nodes of all the plan's manifests by manifest.MaxNodes.
 func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scope) []*manifest.Doc {
 	switch {
 	case inline.IsSet() && file.IsSet():
 		b.Errorf(file.Pos, "give either manifest or file, not both")
 		return nil
 	case inline.IsSet():
-		docs, err := manifest.Parse(inline.Value, inline.Span, scope)
+		docs, err := manifest.ParseWithin(inline.Value, inline.Span, scope, budget(b))
 		b.Add(err)
 		return docs
 	case file.IsSet():
@@ -47,12 +48,15 @@ func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scop
 		}
 		var docs []*manifest.Doc
 		for _, p := range paths {
+			if budget(b).Spent() {
+				break // said once, for the file that spent it
+			}
 			data, err := root.Read("", p)
 			if err != nil {
 				b.Errorf(file.Pos, "file %q: %v", file.Value, err)
 				continue
 			}
-			d, err := manifest.Parse(string(data), diag.NewSource(p, data), scope)
+			d, err := manifest.ParseWithin(string(data), diag.NewSource(p, data), scope, budget(b))
 			b.Add(err)
 			docs = append(docs, d...)
 			if len(docs) > manifest.MaxDocuments {
@@ -64,4 +68,13 @@ func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scop
 	}
 	b.Errorf(b.Here(), "apply needs manifest (inline YAML) or file")
 	return nil
+}
+
+// budget is the plan's manifest budget (one of its own when the builder has
+// none, as in unit tests).
+func budget(b *engine.Builder) *manifest.Budget {
+	if b.Manifests == nil {
+		b.Manifests = manifest.NewBudget()
+	}
+	return b.Manifests
 }

@@ -338,10 +338,13 @@ func Expanded(n *yaml.Node, limit int) int {
 }
 
 func expanded(n *yaml.Node, limit int, memo map[*yaml.Node]int) int {
-	if c, ok := memo[n]; ok {
-		return c
+	// Only anchored nodes can be reached twice; the others need no memo.
+	if n.Anchor != "" {
+		if c, ok := memo[n]; ok {
+			return c
+		}
+		memo[n] = limit + 1 // a node that contains itself counts as too many
 	}
-	memo[n] = limit + 1 // a node that contains itself counts as too many
 	c := 1
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		c = expanded(n.Alias, limit, memo)
@@ -353,6 +356,8 @@ func expanded(n *yaml.Node, limit int, memo map[*yaml.Node]int) int {
 		c += expanded(k, limit-c, memo)
 	}
 	c = min(c, limit+1)
-	memo[n] = c
+	if n.Anchor != "" {
+		memo[n] = c
+	}
 	return c
 }

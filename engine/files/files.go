@@ -20,8 +20,9 @@ import (
 	"syscall"
 )
 
-// MaxBytes is the largest file a plan, manifest or values file may be.
-const MaxBytes = 4 << 20
+// MaxBytes is the largest file a manifest or values file may be (a plan
+// has its own, smaller limit). Parsed, a byte of YAML can cost 60.
+const MaxBytes = 2 << 20
 
 // ErrRefused marks a path that breaks one of the rules of this package.
 var ErrRefused = errors.New("refused")
