@@ -105,8 +105,9 @@ func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
 const DefaultMaxItems = 100_000
 
 // nodesPerItem bounds what a step renders: elements × YAML nodes per element
-// (aliases expanded) may not pass nodesPerItem × maxItems.
-const nodesPerItem = 20
+// (aliases expanded) may not pass nodesPerItem × maxItems. A rendered node
+// costs about 50 bytes: 4,000,000 of them (the default) about 200 MB.
+const nodesPerItem = 40
 
 // rendered is one object to apply and where it came from.
 type rendered struct {
