@@ -101,6 +101,9 @@ func parseSet(flag, s string) (engine.Override, error) {
 	if err := yaml.Unmarshal([]byte(v), &val); err != nil {
 		val = v // not YAML: take it as a string
 	}
+	if flag == "--set-secret" && len(v) < redact.MinLen {
+		return engine.Override{}, fmt.Errorf("%w: --set-secret %s: a secret shorter than %d characters cannot be told apart from other text, so it could not be redacted", ErrUsage, k, redact.MinLen)
+	}
 	if str, isString := val.(string); isString && number.MatchString(strings.TrimSpace(str)) {
 		return engine.Override{}, fmt.Errorf("%w: %s %s: %s is out of the range of a 64-bit number", ErrUsage, flag, k, str)
 	}

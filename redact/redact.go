@@ -157,7 +157,7 @@ func SecretField(obj map[string]any, path []string) bool {
 }
 
 // ObjectValues returns the secret strings of obj when it is a Secret: each
-// data value, base64 and decoded, and each stringData value.
+// data value and stringData value, base64 and decoded.
 func ObjectValues(obj map[string]any) []string {
 	if !IsSecret(obj) {
 		return nil
@@ -178,7 +178,8 @@ func ObjectValues(obj map[string]any) []string {
 	if sd, ok := obj["stringData"].(map[string]any); ok {
 		for _, v := range sd {
 			if s, ok := v.(string); ok {
-				out = append(out, s)
+				// The server returns it base64 in data.
+				out = append(out, s, base64.StdEncoding.EncodeToString([]byte(s)))
 			}
 		}
 	}

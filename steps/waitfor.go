@@ -634,6 +634,8 @@ func (w *waiter) objName(o *waitObj) string {
 // reading shows the values o's condition read, e.g. `status.phase =
 // "Pending"`, and its error if it failed.
 func (w *waiter) reading(o *waitObj) string {
+	// What a Secret holds is masked wherever it is printed later too.
+	redact.Default.Add(redact.ObjectValues(o.object)...)
 	parts := make([]string, 0, len(w.paths))
 	for _, p := range w.paths {
 		v, ok := lookupPath(o.object, p)
@@ -652,7 +654,6 @@ func (w *waiter) reading(o *waitObj) string {
 		if inner := errors.Unwrap(o.err); inner != nil {
 			msg = inner.Error() // without the expression's source
 		}
-		redact.Default.Add(redact.ObjectValues(o.object)...)
 		msg, _, _ = strings.Cut(redact.Default.String(msg), "\n")
 		if s != "" {
 			s += " "

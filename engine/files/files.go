@@ -106,6 +106,15 @@ func (r *Root) Glob(base, pattern string) ([]string, error) {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(base, p)
 	}
+	// The folder the pattern starts from must be inside, so that a glob
+	// such as /*/*/* never walks the machine.
+	if static := staticPrefix(p); static != p {
+		if _, err := os.Stat(static); err == nil {
+			if _, err := r.Resolve("", static); err != nil {
+				return nil, err
+			}
+		}
+	}
 	matches, err := filepath.Glob(p)
 	if err != nil {
 		return nil, err
@@ -120,6 +129,15 @@ func (r *Root) Glob(base, pattern string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// staticPrefix is the folder part of pattern before its first wildcard.
+func staticPrefix(pattern string) string {
+	i := strings.IndexAny(pattern, `*?[\`)
+	if i < 0 {
+		return pattern
+	}
+	return filepath.Dir(pattern[:i] + "x")
 }
 
 // ReadFile reads a regular file of at most MaxBytes, refusing /proc, /sys

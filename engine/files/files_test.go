@@ -80,8 +80,10 @@ func TestRead(t *testing.T) {
 	if _, err := r.Glob(base, "*.yaml"); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("Glob over links that leave the root: got %v, want refused", err)
 	}
-	if _, err := r.Glob(base, filepath.Join(outside, "*.yaml")); err == nil {
-		t.Error("Glob outside the root: no error")
+	for _, pattern := range []string{filepath.Join(outside, "*.yaml"), "/*/*/*", "../../*/*"} {
+		if got, err := r.Glob(base, pattern); err == nil || !errors.Is(err, files.ErrRefused) {
+			t.Errorf("Glob(%s) outside the root: %v, %v; want refused before walking", pattern, got, err)
+		}
 	}
 }
 
