@@ -43,6 +43,9 @@ func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.
 // written fails the command.
 func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, server string) error {
 	var args []string
+	if o.in.root != "" {
+		args = append(args, "--root", o.in.root)
+	}
 	for _, v := range o.in.valuesFiles {
 		args = append(args, "--values", v)
 	}
