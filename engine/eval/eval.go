@@ -131,6 +131,7 @@ type Program struct {
 	Span   diag.Span
 	want   Want
 	prog   *vm.Program
+	meters bool // calls a metered function (see memory.go)
 }
 
 // shadowPatch renames identifiers that shadow builtins to their private
@@ -155,7 +156,7 @@ func Compile(src string, span diag.Span, base int, scope *Scope, want Want) (*Pr
 	if err != nil {
 		return nil, locate(err, src, span, base, scope)
 	}
-	p := &Program{Source: src, Span: span, want: want, prog: prog}
+	p := &Program{Source: src, Span: span, want: want, prog: prog, meters: usesMeter(prog.Node())}
 	if err := p.checkType(base); err != nil {
 		return nil, err
 	}
@@ -222,7 +223,9 @@ func locate(err error, src string, span diag.Span, base int, scope *Scope) error
 // redact).
 func (p *Program) Run(vals Values) (any, error) {
 	env := vals.env()
-	env[meterName] = vals.meter().child(MaxRunBytes)
+	if p.meters {
+		env[meterName] = vals.meter().child(MaxRunBytes)
+	}
 	machine := vm.VM{MemoryBudget: MemoryBudget}
 	out, err := machine.Run(p.prog, env)
 	if err != nil {

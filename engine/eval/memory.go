@@ -301,3 +301,14 @@ func internalName(id string) bool {
 	}
 	return false
 }
+
+// usesMeter reports whether the compiled tree reads the meter.
+func usesMeter(n ast.Node) bool {
+	found := false
+	ast.Walk(&n, visitorFunc(func(node *ast.Node) {
+		if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == meterName {
+			found = true
+		}
+	}))
+	return found
+}
