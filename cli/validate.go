@@ -99,7 +99,8 @@ func checkSchema(file string, reg *engine.Registry) error {
 	var list diag.List
 	for _, leaf := range leaves(ve) {
 		n := nodeAt(&root, leaf.InstanceLocation)
-		list.Add(diag.NodeError(src, n, "schema: %s", leaf.ErrorKind.LocalizedString(nil)))
+		// A message may quote the value (a pattern mismatch): clip it.
+		list.Add(diag.NodeError(src, n, "schema: %s", clipMessage(leaf.ErrorKind.LocalizedString(nil))))
 	}
 	return &engine.InvalidError{File: file, Errs: list.Err()}
 }
@@ -145,4 +146,12 @@ func nodeAt(root *yaml.Node, path []string) *yaml.Node {
 		}
 	}
 	return n
+}
+
+// clipMessage shortens a message to 200 runes.
+func clipMessage(s string) string {
+	if r := []rune(s); len(r) > 200 {
+		return string(r[:200]) + "..."
+	}
+	return s
 }
