@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"os"
+	"runtime/debug"
 
 	"github.com/scenario-runner/runner/cli"
 	"github.com/scenario-runner/runner/engine"
@@ -21,6 +22,10 @@ const (
 )
 
 func main() {
+	// A Go fatal error (out of memory, a crash in a goroutine) exits 2 by
+	// default, which here means "invalid plan, nothing touched the
+	// cluster". Make it abort with SIGABRT instead (exit status 134).
+	debug.SetTraceback("crash")
 	err := cli.Execute(os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	os.Exit(exitCode(err))
 }

@@ -3,21 +3,52 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/files"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/steps"
 )
 
-// overrides reads --values files, then --set pairs, in that order.
-func overrides(valuesFiles, sets []string) ([]engine.Override, error) {
+// inputs are the flags that feed values and files into plans.
+type inputs struct {
+	valuesFiles []string
+	sets        []string
+	optional    []string
+	secretSets  []string
+	root        string
+}
+
+func (in *inputs) addFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&in.sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
+	f.StringArrayVar(&in.optional, "set-optional", nil, "like --set, but only for the plans that declare the variable (with several plans)")
+	f.StringArrayVar(&in.secretSets, "set-secret", nil, "override a variable with a secret value: name=value; the value is shown as <redacted> everywhere (repeatable)")
+	f.StringArrayVar(&in.valuesFiles, "values", nil, "YAML file of variable overrides, inside the plan's folder or --root (repeatable; --set wins)")
+	f.StringVar(&in.root, "root", "", "folder that file: and --values paths must resolve into (default: each plan's folder)")
+}
+
+// number is what a YAML scalar that means a number looks like; one that
+// YAML still read as a string is out of range (1e400).
+var number = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$`)
+
+// overrides reads --values files (which must lie inside root), then --set
+// and --set-secret pairs, in that order.
+func (in *inputs) overrides(root string) ([]engine.Override, error) {
 	var out []engine.Override
-	for _, f := range valuesFiles {
-		data, err := os.ReadFile(f)
+	r, err := files.NewRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("%w: root %s: %v", ErrUsage, root, err)
+	}
+	for _, f := range in.valuesFiles {
+		data, err := r.Read("", f)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --values %s: %v", ErrUsage, f, err)
 		}
@@ -40,28 +71,83 @@ func overrides(valuesFiles, sets []string) ([]engine.Override, error) {
 			out = append(out, engine.Override{Name: m.Content[i].Value, Value: v, Origin: fmt.Sprintf("%s:%d:%d", f, m.Content[i].Line, m.Content[i].Column)})
 		}
 	}
-	for _, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: --set %q: expected name=value", ErrUsage, s)
+	for _, s := range in.sets {
+		o, err := parseSet("--set", s)
+		if err != nil {
+			return nil, err
 		}
-		var val any
-		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
-			val = v // not YAML: take it as a string
+		out = append(out, o)
+	}
+	for _, s := range in.optional {
+		o, err := parseSet("--set-optional", s)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, engine.Override{Name: k, Value: val, Origin: "--set " + s})
+		o.Optional = true
+		out = append(out, o)
+	}
+	for _, s := range in.secretSets {
+		o, err := parseSet("--set-secret", s)
+		if err != nil {
+			return nil, err
+		}
+		o.Origin = "--set-secret " + o.Name
+		out = append(out, o)
 	}
 	return out, nil
 }
 
+// parseSet reads name=value, typing value by YAML rules; a number out of
+// range is an error, not a string that later reads as its first digits.
+func parseSet(flag, s string) (engine.Override, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		if flag == "--set-secret" {
+			s = redact.Mask
+		}
+		return engine.Override{}, fmt.Errorf("%w: %s %q: expected name=value", ErrUsage, flag, s)
+	}
+	var val any
+	if err := yaml.Unmarshal([]byte(v), &val); err != nil {
+		val = v // not YAML: take it as a string
+	}
+	if flag == "--set-secret" && len(v) < redact.MinLen {
+		return engine.Override{}, fmt.Errorf("%w: --set-secret %s: a secret shorter than %d characters cannot be told apart from other text, so it could not be redacted", ErrUsage, k, redact.MinLen)
+	}
+	if str, isString := val.(string); isString && number.MatchString(strings.TrimSpace(str)) {
+		return engine.Override{}, fmt.Errorf("%w: %s %s: %s is out of the range of a 64-bit number", ErrUsage, flag, k, str)
+	}
+	return engine.Override{Name: k, Value: val, Origin: flag + " " + s}, nil
+}
+
+// secretValues records the --set-secret values before anything can print
+// them, even an error about the flag.
+func (in *inputs) secretValues() {
+	for _, s := range in.secretSets {
+		if _, v, ok := strings.Cut(s, "="); ok {
+			redact.Default.Add(v)
+		}
+	}
+}
+
 // loadPlans loads and validates every file, collecting all problems, so
-// that nothing runs unless every plan is valid.
-func loadPlans(files []string, ov []engine.Override) ([]*engine.Plan, error) {
+// that nothing runs unless every plan is valid. The values of secret
+// variables are added to redact.Default.
+func loadPlans(planFiles []string, in inputs) ([]*engine.Plan, error) {
+	in.secretValues()
 	reg := steps.Kinds()
 	var plans []*engine.Plan
 	var errs []error
-	for _, f := range files {
-		p, err := engine.Load(f, engine.LoadOptions{Registry: reg, Overrides: ov})
+	for _, f := range planFiles {
+		root := in.root
+		if root == "" {
+			root = filepath.Dir(f)
+		}
+		ov, err := in.overrides(root)
+		if err != nil {
+			return nil, err
+		}
+		p, err := engine.Load(f, engine.LoadOptions{Registry: reg, Overrides: ov, Root: in.root})
 		if err == nil {
 			err = checkSchema(f, reg)
 		}
@@ -69,12 +155,49 @@ func loadPlans(files []string, ov []engine.Override) ([]*engine.Plan, error) {
 			errs = append(errs, err)
 			continue
 		}
+		in.addSecrets(p)
 		plans = append(plans, p)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return plans, nil
+}
+
+// addSecrets records the values of p's secret variables: those given with
+// --set-secret and those the naming rule matches.
+func (in *inputs) addSecrets(p *engine.Plan) {
+	var secret []string
+	for _, s := range in.secretSets {
+		k, _, _ := strings.Cut(s, "=")
+		secret = append(secret, k)
+	}
+	for _, name := range p.VarNames {
+		if redact.SecretName(name) || slices.Contains(secret, name) {
+			redact.Default.Add(printed(p.Vars[name])...)
+		}
+	}
+}
+
+// printed are the strings a value prints as: itself, or each of its parts.
+func printed(v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, printed(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, printed(e)...)
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
 }
 
 // renderInvalid prints every problem of every invalid plan with its line and
@@ -92,7 +215,7 @@ func renderInvalid(w interface{ Write([]byte) (int, error) }, err error) {
 				return
 			}
 			fmt.Fprint(w, inv.Render())
-			n += len(diag.Flatten(inv.Errs))
+			n += diag.Count(inv.Errs)
 			return
 		}
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -103,6 +226,9 @@ func renderInvalid(w interface{ Write([]byte) (int, error) }, err error) {
 		}
 		fmt.Fprintln(w, e)
 		n++
+	}
+	if errors.Is(err, ErrUsage) {
+		return // reportError prints it, once
 	}
 	walk(err)
 	if n > 1 {

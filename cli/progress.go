@@ -62,7 +62,7 @@ func newLiveProgress(w io.Writer, now func() time.Time, width int) *liveProgress
 
 // terminalWidth is the width of w when it is a terminal, else 0.
 func terminalWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
+	if f, ok := unwrapWriter(w).(*os.File); ok {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
 			return cols
 		}

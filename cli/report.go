@@ -2,7 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/scenario-runner/runner/redact"
 
 	"github.com/rs/zerolog"
 
@@ -41,11 +44,18 @@ func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.
 // written fails the command.
 func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, server string) error {
 	var args []string
-	for _, v := range o.valuesFiles {
+	if o.in.root != "" {
+		args = append(args, "--root", o.in.root)
+	}
+	for _, v := range o.in.valuesFiles {
 		args = append(args, "--values", v)
 	}
-	for _, s := range o.sets {
+	for _, s := range o.in.sets {
 		args = append(args, "--set", s)
+	}
+	for _, s := range o.in.secretSets {
+		name, _, _ := strings.Cut(s, "=")
+		args = append(args, "--set-secret", name+"="+redact.Mask)
 	}
 	for _, r := range results {
 		args = append(args, r.File)
@@ -57,11 +67,23 @@ func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, ser
 		rep.Cluster.Version = server
 	}
 	paths, err := report.WriteDir(o.reportDir, rep)
-	for _, p := range paths {
-		fmt.Fprintf(o.streams.Err, "report: %s\n", p)
+	if o.logFormat == "json" { // every line on stderr is JSON
+		log, _ := newLogger(o.streams.Err, o.logFormat, o.logLevel)
+		for _, p := range paths {
+			log.Info().Str("path", p).Msg("report")
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("report")
+		}
+	} else {
+		for _, p := range paths {
+			fmt.Fprintf(o.streams.Err, "report: %s\n", p)
+		}
+		if err != nil {
+			fmt.Fprintf(o.streams.Err, "report: %v\n", err)
+		}
 	}
 	if err != nil {
-		fmt.Fprintf(o.streams.Err, "report: %v\n", err)
 		return fmt.Errorf("--report-dir: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/report"
 	"github.com/scenario-runner/runner/steps"
 )
@@ -42,6 +43,8 @@ func version() string {
 // Execute runs the command line args. SIGINT and SIGTERM cancel the run; a
 // second one during cleanup stops the cleanup and reports what was left.
 func Execute(args []string, streams Streams) error {
+	// Every byte runner prints goes through the secret filter.
+	streams.Out, streams.Err = redact.Default.Writer(streams.Out), redact.Default.Writer(streams.Err)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	abort := make(chan struct{})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,9 +18,7 @@ import (
 type runOptions struct {
 	streams        Streams
 	abort          <-chan struct{}
-	sets           []string
-	setOptional    []string
-	valuesFiles    []string
+	in             inputs
 	kubeconfig     string
 	kubeContext    string
 	cleanup        string
@@ -38,9 +35,7 @@ type runOptions struct {
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVar(&o.sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
-	f.StringArrayVar(&o.setOptional, "set-optional", nil, "like --set, but only for the plans that declare the variable (with several plans)")
-	f.StringArrayVar(&o.valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
+	o.in.addFlags(f)
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
 	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context to use")
 	f.StringVar(&o.cleanup, "cleanup", "", "when to delete what the plan created: always, on-success or never (default: the plan's cleanup)")
@@ -64,6 +59,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	if err != nil {
 		return err
 	}
+	routeKlog(log)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -77,19 +73,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	default:
 		return fmt.Errorf("%w: --cleanup %q: use always, on-success or never", ErrUsage, o.cleanup)
 	}
-	ov, err := overrides(o.valuesFiles, o.sets)
-	if err != nil {
-		return err
-	}
-	optional, err := overrides(nil, o.setOptional)
-	if err != nil {
-		return err
-	}
-	for _, x := range optional {
-		x.Optional, x.Origin = true, strings.Replace(x.Origin, "--set ", "--set-optional ", 1)
-		ov = append(ov, x)
-	}
-	plans, err := loadPlans(files, ov)
+	plans, err := loadPlans(files, o.in)
 	if err != nil {
 		renderInvalid(o.streams.Err, err)
 		return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -16,10 +15,11 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/engine/files"
 )
 
 func newValidateCommand(streams Streams) *cobra.Command {
-	var valuesFiles, sets []string
+	var in inputs
 	cmd := &cobra.Command{
 		Use:   "validate PLAN...",
 		Short: "Check plans without a cluster: every error with its file, line and column",
@@ -28,11 +28,7 @@ referenced files exist and checks each plan against the JSON Schema. It needs
 no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ov, err := overrides(valuesFiles, sets)
-			if err != nil {
-				return err
-			}
-			if _, err := loadPlans(args, ov); err != nil {
+			if _, err := loadPlans(args, in); err != nil {
 				renderInvalid(streams.Err, err)
 				return err
 			}
@@ -42,8 +38,7 @@ no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a variable: name=value (typed by YAML rules; repeatable)")
-	cmd.Flags().StringArrayVar(&valuesFiles, "values", nil, "YAML file of variable overrides (repeatable; --set wins)")
+	in.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -73,17 +68,18 @@ func checkSchema(file string, reg *engine.Registry) error {
 	if err != nil {
 		return fmt.Errorf("compiling the plan schema: %w", err)
 	}
-	data, err := os.ReadFile(file)
+	data, err := files.ReadFile(file)
 	if err != nil {
 		return err
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return err
+		return &engine.InvalidError{File: file, Errs: fmt.Errorf("%s: %w", file, err)}
 	}
 	var v any
 	if err := root.Decode(&v); err != nil {
-		return err
+		// yaml.v3 refuses some alias patterns the engine's limit lets by.
+		return &engine.InvalidError{File: file, Errs: fmt.Errorf("%s: %w", file, err)}
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
@@ -105,7 +101,8 @@ func checkSchema(file string, reg *engine.Registry) error {
 	var list diag.List
 	for _, leaf := range leaves(ve) {
 		n := nodeAt(&root, leaf.InstanceLocation)
-		list.Add(diag.NodeError(src, n, "schema: %s", leaf.ErrorKind.LocalizedString(englishPrinter)))
+		// A message may quote the value (a pattern mismatch): clip it.
+		list.Add(diag.NodeError(src, n, "schema: %s", clipMessage(leaf.ErrorKind.LocalizedString(englishPrinter))))
 	}
 	return &engine.InvalidError{File: file, Errs: list.Err()}
 }
@@ -154,4 +151,12 @@ func nodeAt(root *yaml.Node, path []string) *yaml.Node {
 		}
 	}
 	return n
+}
+
+// clipMessage shortens a message to 200 runes.
+func clipMessage(s string) string {
+	if r := []rune(s); len(r) > 200 {
+		return string(r[:200]) + "..."
+	}
+	return s
 }

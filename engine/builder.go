@@ -12,6 +12,8 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/engine/files"
+	"github.com/scenario-runner/runner/engine/manifest"
 )
 
 // Builder is what a step kind's Build sees at load time: the names in scope,
@@ -19,8 +21,12 @@ import (
 // record every error with its position.
 type Builder struct {
 	// Dir is the plan file's directory; file: paths are relative to it.
-	Dir      string
-	Defaults Defaults
+	Dir string
+	// Root is the folder file: paths must resolve into (see engine/files).
+	Root *files.Root
+	// Manifests is what the plan's manifests may still hold together.
+	Manifests *manifest.Budget
+	Defaults  Defaults
 
 	registry *Registry
 	dec      *decode.Decoder

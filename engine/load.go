@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/engine/files"
+	"github.com/scenario-runner/runner/engine/manifest"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -35,7 +36,17 @@ type Override struct {
 type LoadOptions struct {
 	Registry  *Registry
 	Overrides []Override // applied in order: later wins
+	// Root is the folder that file: paths must resolve into (default: the
+	// plan file's folder). See engine/files.
+	Root string
 }
+
+// Limits of a plan file: its size, and its YAML nodes with every alias and
+// merge key expanded, as the decoder sees them.
+const (
+	MaxPlanBytes = 1 << 20
+	MaxPlanNodes = 200_000
+)
 
 // ErrInvalid marks errors about the plan itself (exit code 2).
 var ErrInvalid = errors.New("invalid plan")
@@ -47,7 +58,7 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string {
-	return fmt.Sprintf("%s: %d problem(s):\n%s", e.File, len(diag.Flatten(e.Errs)), e.Errs)
+	return fmt.Sprintf("%s: %d problem(s):\n%s", e.File, diag.Count(e.Errs), e.Errs)
 }
 
 func (e *InvalidError) Unwrap() []error { return []error{ErrInvalid, e.Errs} }
@@ -60,7 +71,10 @@ var planName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 // Load reads, decodes, validates and compiles the plan in file. Every problem
 // is reported, each at its line and column, in one *InvalidError.
 func Load(file string, opts LoadOptions) (*Plan, error) {
-	data, err := os.ReadFile(file)
+	data, err := files.ReadFile(file)
+	if err == nil && len(data) > MaxPlanBytes {
+		err = fmt.Errorf("%w: the plan is %d bytes, above the limit of %d (put manifests in files)", files.ErrRefused, len(data), MaxPlanBytes)
+	}
 	if err != nil {
 		return nil, &InvalidError{File: file, Errs: fmt.Errorf("%s: %w", file, err)}
 	}
@@ -82,6 +96,10 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		errs.Add(diag.NodeError(src, &extra, "a plan is one YAML document; found a second one (remove the ---)"))
+	}
+	if decode.Expanded(&root, MaxPlanNodes) > MaxPlanNodes {
+		errs.Add(diag.NodeError(src, resolveDoc(&root), "the plan expands to more than %d YAML nodes (aliases and merge keys counted each time they are used)", MaxPlanNodes))
+		return fail()
 	}
 
 	d := &decode.Decoder{Loc: src, Errs: &errs}
@@ -116,8 +134,21 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	}
 	p.Vars, p.VarNames = loadVars(d, spec.Vars.Node, opts.Overrides, opts.Registry.Bound(), &errs)
 
+	// Without --root, a missing plan folder is reported by the file: that
+	// needs it (Builder.Root stays nil).
+	var fsRoot *files.Root
+	if opts.Root != "" {
+		r, err := files.NewRoot(opts.Root)
+		if err != nil {
+			errs.Add(fmt.Errorf("--root: %w", err))
+			return fail()
+		}
+		fsRoot = r
+	} else if r, err := files.NewRoot(p.Dir); err == nil {
+		fsRoot = r
+	}
 	b := &Builder{
-		Dir: p.Dir, Defaults: p.Defaults, registry: opts.Registry, dec: d,
+		Dir: p.Dir, Root: fsRoot, Manifests: manifest.NewBudget(), Defaults: p.Defaults, registry: opts.Registry, dec: d,
 		scope: eval.NewScope(p.Vars),
 	}
 	if stepsNode := valueOf(body, "steps"); stepsNode != nil && stepsNode.Kind == yaml.SequenceNode && len(stepsNode.Content) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -210,7 +211,8 @@ func FuzzLoad(f *testing.F) {
 	}
 	// The real step kinds and the test kind together.
 	reg := engine.NewRegistry(append(steps.Kinds().Kinds(), engine.Kind{Name: "echo", New: func() engine.Spec { return &echoSpec{} }})...)
-	for _, file := range []string{"../testdata/valid/everything.yaml", "../scenarios/bi-scalability.yaml", "../testdata/invalid/three-errors.yaml", "../testdata/invalid/expr-in-block.yaml"} {
+	hostile, _ := filepath.Glob("../testdata/hostile/*.yaml")
+	for _, file := range append([]string{"../testdata/valid/everything.yaml", "../scenarios/bi-scalability.yaml", "../testdata/invalid/three-errors.yaml", "../testdata/invalid/expr-in-block.yaml"}, hostile...) {
 		if data, err := os.ReadFile(file); err == nil {
 			f.Add(string(data))
 		}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/scenario-runner/runner/redact"
 	"os"
 	"path/filepath"
 )
@@ -35,7 +36,8 @@ func WriteDir(dir string, r *Report) ([]string, error) {
 			return paths, fmt.Errorf("rendering %s: %w", f.name, err)
 		}
 		p := filepath.Join(dir, f.name)
-		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		// Secret values never reach a report file (see package redact).
+		if err := os.WriteFile(p, []byte(redact.Default.String(b.String())), 0o644); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)

@@ -1,11 +1,9 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/scenario-runner/runner/engine"
-	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/engine/manifest"
 	"github.com/scenario-runner/runner/kube"
@@ -36,6 +33,7 @@ type ApplySpec struct {
 	As       string                 `yaml:"as" doc:"Name of the forEach element in expressions (default item)."`
 	Parallel engine.IntOrExpr       `yaml:"parallel" doc:"How many objects to apply at once (default 1 without forEach, 16 with it)."`
 	Force    bool                   `yaml:"force" doc:"Take ownership of conflicting fields (server-side apply force)."`
+	MaxItems int                    `yaml:"maxItems" doc:"Most forEach elements the step may render (default 100000); more is a step failure."`
 	Outputs  map[string]engine.Expr `yaml:"outputs" doc:"Names bound for later steps, from expressions over objects (the applied objects as the server returned them)."`
 	Restore  *bool                  `yaml:"restore" doc:"Put back, at cleanup, the fields this step set on objects that existed before the plan (default true)."`
 }
@@ -57,6 +55,7 @@ type applyAction struct {
 	forEach  forEach
 	parallel engine.IntValue
 	force    bool
+	maxItems int
 	outputs  outputs
 }
 
@@ -82,7 +81,10 @@ func (d *ApplyDetail) Properties() []result.Property {
 
 // Build implements engine.Spec.
 func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
-	a := &applyAction{force: s.Force, restore: s.Restore == nil || *s.Restore}
+	a := &applyAction{force: s.Force, restore: s.Restore == nil || *s.Restore, maxItems: cmp.Or(s.MaxItems, DefaultMaxItems)}
+	if s.MaxItems < 0 {
+		b.Errorf(b.Here(), "maxItems must be positive, got %d", s.MaxItems)
+	}
 	var scope *eval.Scope
 	a.forEach, scope = buildForEach(b, s.ForEach, s.As)
 	a.docs = loadManifests(b, s.Manifest, s.File, scope)
@@ -91,43 +93,14 @@ func (s *ApplySpec) Build(b *engine.Builder) (engine.Action, error) {
 	return a, nil
 }
 
-// loadManifests parses an inline manifest or the files of a glob.
-func loadManifests(b *engine.Builder, inline, file engine.Text, scope *eval.Scope) []*manifest.Doc {
-	switch {
-	case inline.IsSet() && file.IsSet():
-		b.Errorf(file.Pos, "give either manifest or file, not both")
-		return nil
-	case inline.IsSet():
-		docs, err := manifest.Parse(inline.Value, inline.Span, scope)
-		b.Add(err)
-		return docs
-	case file.IsSet():
-		pattern := file.Value
-		if !filepath.IsAbs(pattern) {
-			pattern = filepath.Join(b.Dir, pattern)
-		}
-		paths, err := filepath.Glob(pattern)
-		if err != nil || len(paths) == 0 {
-			b.Errorf(file.Pos, "file %q: no such file (looked for %s)", file.Value, pattern)
-			return nil
-		}
-		sort.Strings(paths)
-		var docs []*manifest.Doc
-		for _, p := range paths {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				b.Errorf(file.Pos, "file %q: %v", p, err)
-				continue
-			}
-			d, err := manifest.Parse(string(data), diag.NewSource(p, data), scope)
-			b.Add(err)
-			docs = append(docs, d...)
-		}
-		return docs
-	}
-	b.Errorf(b.Here(), "apply needs manifest (inline YAML) or file")
-	return nil
-}
+// DefaultMaxItems bounds a forEach unless the step sets maxItems: a list of
+// a million elements renders gigabytes.
+const DefaultMaxItems = 100_000
+
+// nodesPerItem bounds what a step renders: elements × YAML nodes per element
+// (aliases expanded) may not pass nodesPerItem × maxItems. A rendered node
+// costs about 50 bytes: 4,000,000 of them (the default) about 200 MB.
+const nodesPerItem = 40
 
 // rendered is one object to apply and where it came from.
 type rendered struct {
@@ -150,10 +123,22 @@ func (a *applyAction) render(vals eval.Values) ([]rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(items) > a.maxItems {
+		return nil, fmt.Errorf("forEach: %d elements, more than maxItems (%d); raise maxItems to allow it", len(items), a.maxItems)
+	}
+	nodes := 0
+	for _, d := range a.docs {
+		nodes += d.Nodes()
+	}
+	if total := len(items) * nodes; total > nodesPerItem*a.maxItems {
+		return nil, fmt.Errorf("the step would render %d YAML nodes (%d elements × %d), more than %d × maxItems (%d); raise maxItems to allow it", total, len(items), nodes, nodesPerItem, a.maxItems)
+	}
+	meter := eval.NewMeter(eval.MaxStepBytes) // one budget for the whole step
 	objs := make([]rendered, 0, len(items)*len(a.docs))
 	for _, it := range items {
+		v := it.vals.WithMeter(meter)
 		for _, d := range a.docs {
-			obj, err := d.Render(it.vals)
+			obj, err := d.Render(v)
 			if err != nil {
 				return nil, err
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -662,11 +663,16 @@ func (w *waiter) objName(o *waitObj) string {
 // reading shows the values o's condition read, e.g. `status.phase =
 // "Pending"`, and its error if it failed.
 func (w *waiter) reading(o *waitObj) string {
+	// What a Secret holds is masked wherever it is printed later too.
+	redact.Default.Add(redact.ObjectValues(o.object)...)
 	parts := make([]string, 0, len(w.paths))
 	for _, p := range w.paths {
 		v, ok := lookupPath(o.object, p)
 		val := "<missing>"
-		if ok {
+		switch {
+		case ok && redact.SecretField(o.object, p):
+			val = redact.Mask // a Secret's data, base64 or not
+		case ok:
 			val = formatValue(v)
 		}
 		parts = append(parts, formatPath(p)+" = "+val)
@@ -677,7 +683,7 @@ func (w *waiter) reading(o *waitObj) string {
 		if inner := errors.Unwrap(o.err); inner != nil {
 			msg = inner.Error() // without the expression's source
 		}
-		msg, _, _ = strings.Cut(msg, "\n")
+		msg, _, _ = strings.Cut(redact.Default.String(msg), "\n")
 		if s != "" {
 			s += " "
 		}

@@ -260,7 +260,7 @@ func Describe(n *yaml.Node) string {
 		case "!!null":
 			return "nothing (null)"
 		case "!!str":
-			return fmt.Sprintf("the string %q", n.Value)
+			return fmt.Sprintf("the string %q", Clip(n.Value))
 		case "!!int":
 			return fmt.Sprintf("the integer %s", n.Value)
 		case "!!bool":
@@ -268,9 +268,22 @@ func Describe(n *yaml.Node) string {
 		case "!!float":
 			return fmt.Sprintf("the number %s", n.Value)
 		}
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", Clip(n.Value))
 	}
 	return "an unknown value"
+}
+
+// MaxQuote is the most runes of a value an error message quotes.
+const MaxQuote = 60
+
+// Clip shortens s to MaxQuote runes for an error message, so that a message
+// never carries more of a file than a glance at it would show.
+func Clip(s string) string {
+	r := []rune(s)
+	if len(r) <= MaxQuote {
+		return s
+	}
+	return string(r[:MaxQuote]) + fmt.Sprintf("... (%d more characters)", len(r)-MaxQuote)
 }
 
 // Suggest returns the entry of valid closest to key when it is close enough
@@ -314,4 +327,37 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// Expanded counts the nodes under n with aliases followed, the way a decoder
+// that expands them sees the tree, stopping once the count passes limit (it
+// then returns limit+1). Each node is visited once: a "billion laughs" of a
+// few lines costs a few steps to measure.
+func Expanded(n *yaml.Node, limit int) int {
+	return expanded(n, limit, map[*yaml.Node]int{})
+}
+
+func expanded(n *yaml.Node, limit int, memo map[*yaml.Node]int) int {
+	// Only anchored nodes can be reached twice; the others need no memo.
+	if n.Anchor != "" {
+		if c, ok := memo[n]; ok {
+			return c
+		}
+		memo[n] = limit + 1 // a node that contains itself counts as too many
+	}
+	c := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		c = expanded(n.Alias, limit, memo)
+	}
+	for _, k := range n.Content {
+		if c > limit {
+			break
+		}
+		c += expanded(k, limit-c, memo)
+	}
+	c = min(c, limit+1)
+	if n.Anchor != "" {
+		memo[n] = c
+	}
+	return c
 }

@@ -62,10 +62,32 @@ func (e *Error) Render() string {
 	var b strings.Builder
 	b.WriteString(e.Error())
 	if e.Source != "" && e.Pos.Col > 0 {
-		line := strings.ReplaceAll(e.Source, "\t", " ")
-		fmt.Fprintf(&b, "\n  %s\n  %s^", line, strings.Repeat(" ", min(e.Pos.Col-1, len([]rune(line)))))
+		line, col := clipLine([]rune(strings.ReplaceAll(e.Source, "\t", " ")), e.Pos.Col-1)
+		fmt.Fprintf(&b, "\n  %s\n  %s^", line, strings.Repeat(" ", col))
 	}
 	return b.String()
+}
+
+// MaxLine is the most runes of a source line an error shows.
+const MaxLine = 120
+
+// clipLine returns at most MaxLine runes of line around col (0-based) and
+// the caret's column in what it returns.
+func clipLine(line []rune, col int) (string, int) {
+	col = min(col, len(line))
+	if len(line) <= MaxLine {
+		return string(line), col
+	}
+	from := max(0, min(col-MaxLine/2, len(line)-MaxLine))
+	out := string(line[from : from+MaxLine])
+	if from > 0 {
+		out = "..." + out
+		col += 3
+	}
+	if from+MaxLine < len(line) {
+		out += "..."
+	}
+	return out, col - from
 }
 
 // Source is the text of one file, split in lines, that errors point into.
@@ -92,23 +114,55 @@ func (s *Source) Errorf(line, col int, format string, args ...any) *Error {
 	return &Error{Pos: Pos{File: s.File, Line: line, Col: col}, Msg: fmt.Sprintf(format, args...), Source: s.Line(line)}
 }
 
+// MaxErrors is the most errors a List keeps; past it, it only counts them.
+const MaxErrors = 100
+
+// Omitted stands for the errors a List counted past MaxErrors.
+type Omitted struct{ N int }
+
+func (o *Omitted) Error() string {
+	return fmt.Sprintf("%d more problems not shown (the first %d are)", o.N, MaxErrors)
+}
+
+// Count is the number of problems in err, those omitted included.
+func Count(err error) int {
+	n := 0
+	for _, e := range Flatten(err) {
+		if o, ok := e.(*Omitted); ok {
+			n += o.N
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
 // List collects errors; its zero value is ready to use.
-type List struct{ errs *multierror.Error }
+type List struct {
+	errs    *multierror.Error
+	dropped int
+}
 
 // Add appends err (which may itself be a List or multierror) unless it is nil.
 func (l *List) Add(err error) {
 	if err == nil {
 		return
 	}
-	l.errs = multierror.Append(l.errs, err)
+	for _, e := range Flatten(err) {
+		if l.Len()-l.dropped >= MaxErrors {
+			l.dropped++
+			continue
+		}
+		l.errs = multierror.Append(l.errs, e)
+	}
 }
 
-// Len is the number of errors collected.
+// Len is the number of errors collected, those past MaxErrors included.
 func (l *List) Len() int {
 	if l.errs == nil {
-		return 0
+		return l.dropped
 	}
-	return len(l.errs.Errors)
+	return len(l.errs.Errors) + l.dropped
 }
 
 // Err returns nil when no error was added, else all of them, sorted by position.
@@ -118,6 +172,9 @@ func (l *List) Err() error {
 	}
 	errs := Flatten(l.errs)
 	sort.SliceStable(errs, func(i, j int) bool { return less(errs[i], errs[j]) })
+	if l.dropped > 0 {
+		errs = append(errs, &Omitted{N: l.dropped})
+	}
 	return &multierror.Error{Errors: errs, ErrorFormat: formatList}
 }
 

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
+	"github.com/scenario-runner/runner/redact"
 )
 
 // Scope is the set of names an expression may use, each with a sample value
@@ -71,6 +74,7 @@ func (s *Scope) env() types.Map {
 			env[private(k)] = types.TypeOf(v)
 		}
 	}
+	env[meterName] = types.TypeOf(&Meter{})
 	return env
 }
 
@@ -127,6 +131,7 @@ type Program struct {
 	Span   diag.Span
 	want   Want
 	prog   *vm.Program
+	meters bool // calls a metered function (see memory.go)
 }
 
 // shadowPatch renames identifiers that shadow builtins to their private
@@ -142,7 +147,7 @@ func (p shadowPatch) Visit(node *ast.Node) {
 // Compile compiles src, found at span (whose offset 0 is src's first rune
 // plus base), in scope. An error is a *diag.Error at the offending character.
 func Compile(src string, span diag.Span, base int, scope *Scope, want Want) (*Program, error) {
-	opts := []expr.Option{expr.Env(scope.env()), expr.Patch(shadowPatch{scope})}
+	opts := append([]expr.Option{expr.Env(scope.env()), expr.Patch(shadowPatch{scope})}, memoryOptions()...)
 	switch want {
 	case Bool:
 		opts = append(opts, expr.AsBool())
@@ -151,7 +156,7 @@ func Compile(src string, span diag.Span, base int, scope *Scope, want Want) (*Pr
 	if err != nil {
 		return nil, locate(err, src, span, base, scope)
 	}
-	p := &Program{Source: src, Span: span, want: want, prog: prog}
+	p := &Program{Source: src, Span: span, want: want, prog: prog, meters: usesMeter(prog.Node())}
 	if err := p.checkType(base); err != nil {
 		return nil, err
 	}
@@ -212,13 +217,41 @@ func locate(err error, src string, span diag.Span, base int, scope *Scope) error
 	return span.Errorf(base+off, "%s", msg)
 }
 
-// Run evaluates p with vals and converts the result to what p wants.
+// Run evaluates p with vals and converts the result to what p wants. The
+// run is bounded by MemoryBudget and MaxRunBytes (and the meter of vals, see
+// WithMeter); an error never quotes a value read from a Secret (see package
+// redact).
 func (p *Program) Run(vals Values) (any, error) {
-	out, err := expr.Run(p.prog, vals.env())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.TrimSpace(p.Source), err)
+	env := vals.env()
+	if p.meters {
+		env[meterName] = vals.meter().child(MaxRunBytes)
 	}
-	return convert(out, p.want, p.Source)
+	machine := vm.VM{MemoryBudget: MemoryBudget}
+	out, err := machine.Run(p.prog, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.TrimSpace(p.Source), scrub(err, vals))
+	}
+	out, err = convert(out, p.want, p.Source)
+	if err != nil {
+		return nil, scrub(err, vals)
+	}
+	return out, nil
+}
+
+// scrub masks in err the values of the Secrets among vals (and every secret
+// known so far), recording those values in redact.Default so that later
+// output masks them too.
+func scrub(err error, vals Values) error {
+	for _, v := range vals {
+		if s := redact.Find(v, 3); len(s) > 0 {
+			redact.Default.Add(s...)
+		}
+	}
+	msg := err.Error()
+	if clean := redact.Default.String(msg); clean != msg {
+		return errors.New(clean)
+	}
+	return err
 }
 
 // Bool runs a boolean program.
@@ -285,13 +318,18 @@ func ToInt(v any) (int, error) {
 	case rv.CanInt():
 		return int(rv.Int()), nil
 	case rv.CanUint():
-		return int(rv.Uint()), nil
-	case rv.CanFloat() && rv.Float() == float64(int(rv.Float())):
-		return int(rv.Float()), nil
+		if rv.Uint() <= math.MaxInt64 {
+			return int(rv.Uint()), nil
+		}
+	case rv.CanFloat():
+		// Whole and inside the int64 range (2^63 itself is not).
+		if f := rv.Float(); f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+			return int(f), nil
+		}
 	case rv.Kind() == reflect.String:
-		var n int
-		if _, err := fmt.Sscan(rv.String(), &n); err == nil {
-			return n, nil
+		// The whole string, in base 10: "5x" and "1e400" are not integers.
+		if n, err := strconv.ParseInt(strings.TrimSpace(rv.String()), 10, 64); err == nil {
+			return int(n), nil
 		}
 	}
 	return 0, fmt.Errorf("not an integer: %v", v)
@@ -303,7 +341,7 @@ func (p *Program) Identifiers() []string {
 	seen := map[string]bool{}
 	var walk func(n ast.Node)
 	v := visitorFunc(func(node *ast.Node) {
-		if id, ok := (*node).(*ast.IdentifierNode); ok {
+		if id, ok := (*node).(*ast.IdentifierNode); ok && !internalName(id.Value) {
 			seen[strings.TrimPrefix(id.Value, "$")] = true
 		}
 	})

@@ -83,9 +83,14 @@ func (t *Template) Static() bool {
 }
 
 // Eval renders t with vals: the value itself for a whole template, else a string.
+// A string it builds is charged to the meter of vals (see WithMeter).
 func (t *Template) Eval(vals Values) (any, error) {
 	if t.Whole() {
-		return t.parts[0].prog.Run(vals)
+		v, err := t.parts[0].prog.Run(vals)
+		if s, ok := v.(string); ok && err == nil {
+			err = vals.meter().Charge(int64(len(s)))
+		}
+		return v, err
 	}
 	var b strings.Builder
 	for _, p := range t.parts {
@@ -98,6 +103,9 @@ func (t *Template) Eval(vals Values) (any, error) {
 			return nil, err
 		}
 		fmt.Fprint(&b, v)
+	}
+	if err := vals.meter().Charge(int64(b.Len())); err != nil {
+		return nil, err
 	}
 	return b.String(), nil
 }

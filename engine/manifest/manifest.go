@@ -20,18 +20,51 @@ import (
 	"github.com/scenario-runner/runner/engine/decode"
 	"github.com/scenario-runner/runner/engine/diag"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/redact"
 )
+
+// Limits of the manifests of one plan, checked at load time so that a plan
+// that would exhaust memory never starts.
+const (
+	// MaxDocuments is the most documents one step may apply.
+	MaxDocuments = 10_000
+	// MaxNodes bounds the YAML nodes of all the manifests of one plan with
+	// every alias and merge key expanded, the way Render builds them: a
+	// "billion laughs" of a few lines expands to billions. A node costs
+	// about 250 bytes once parsed.
+	MaxNodes = 400_000
+)
+
+// Budget is what the manifests of one plan may still hold; Parse takes
+// from it. The zero value is empty: use NewBudget.
+type Budget struct{ nodes int }
+
+// NewBudget returns the budget of one plan, MaxNodes.
+func NewBudget() *Budget { return &Budget{nodes: MaxNodes} }
+
+// Spent reports whether the budget is used up (an error said so).
+func (b *Budget) Spent() bool { return b.nodes < 0 }
 
 // Doc is one compiled document of a manifest.
 type Doc struct {
 	Pos       diag.Pos
 	root      *yaml.Node
 	templates map[*yaml.Node]*eval.Template
+	nodes     int // with aliases expanded
 }
+
+// Nodes is the number of YAML nodes the document renders, aliases expanded.
+func (d *Doc) Nodes() int { return d.nodes }
 
 // Parse parses text (located through loc) into documents and compiles the
 // templates of every string in scope. Every problem is returned together.
 func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
+	return ParseWithin(text, loc, scope, NewBudget())
+}
+
+// ParseWithin is Parse taking the documents' nodes from budget, which the
+// manifests of one plan share.
+func ParseWithin(text string, loc diag.Locator, scope *eval.Scope, budget *Budget) ([]*Doc, error) {
 	var errs diag.List
 	var docs []*Doc
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(text)))
@@ -55,7 +88,17 @@ func Parse(text string, loc diag.Locator, scope *eval.Scope) ([]*Doc, error) {
 		if body.Tag == "!!null" {
 			continue // an empty document between ---
 		}
+		if len(docs) == MaxDocuments {
+			errs.Add(diag.NodeError(loc, body, "more than %d documents in one manifest (split it over several steps)", MaxDocuments))
+			break
+		}
 		d := &Doc{Pos: loc.Locate(body.Line, body.Column), root: body, templates: map[*yaml.Node]*eval.Template{}}
+		d.nodes = decode.Expanded(body, budget.nodes)
+		budget.nodes -= d.nodes
+		if budget.nodes < 0 {
+			errs.Add(diag.NodeError(loc, body, "the manifests of this plan expand to more than %d YAML nodes (aliases and merge keys counted each time they are used)", MaxNodes))
+			break
+		}
 		checkShape(loc, body, &errs)
 		d.compile(loc, body, scope, &errs)
 		docs = append(docs, d)
@@ -148,6 +191,8 @@ func (d *Doc) Render(vals eval.Values) (*unstructured.Unstructured, error) {
 	if !ok {
 		return nil, fmt.Errorf("manifest at %s: not an object", d.Pos)
 	}
+	// What a Secret holds is never printed (see package redact).
+	redact.Default.Add(redact.ObjectValues(obj)...)
 	return &unstructured.Unstructured{Object: obj}, nil
 }
 
