@@ -136,6 +136,10 @@ func (d *Decoder) value(n *yaml.Node, v reflect.Value) {
 			d.Errorf(n, "expected an integer, got %s", Describe(n))
 			return
 		}
+		if v.OverflowInt(i) {
+			d.Errorf(n, "the integer %s does not fit in %s", n.Value, v.Kind())
+			return
+		}
 		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)

@@ -165,7 +165,8 @@ func (l *List) Len() int {
 	return len(l.errs.Errors) + l.dropped
 }
 
-// Err returns nil when no error was added, else all of them, sorted by position.
+// Err returns nil when no error was added, else all of them, sorted by
+// position; errors without a position come last, in the order added.
 func (l *List) Err() error {
 	if l.Len() == 0 {
 		return nil
@@ -180,8 +181,11 @@ func (l *List) Err() error {
 
 func less(a, b error) bool {
 	var ea, eb *Error
-	if !errors.As(a, &ea) || !errors.As(b, &eb) {
-		return false
+	okA, okB := errors.As(a, &ea), errors.As(b, &eb)
+	if !okA || !okB {
+		// Treating an error without a position as equal to every other
+		// would not be an ordering, and sort would leave the rest unsorted.
+		return okA && !okB
 	}
 	if ea.Pos.File != eb.Pos.File {
 		return ea.Pos.File < eb.Pos.File

@@ -44,8 +44,10 @@ func SpanOf(loc Locator, n *yaml.Node) Span {
 		s.segs = append(s.segs, seg{off: off, line: p.Line, col: p.Col})
 	}
 	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
+	case yaml.LiteralStyle:
 		s.blockSegs(loc, n, add)
+	case yaml.FoldedStyle:
+		s.foldedSegs(loc, n, add)
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 		add(0, n.Line, n.Column+1)
 	default:
@@ -88,6 +90,50 @@ func (s *Span) blockSegs(loc Locator, n *yaml.Node, add func(off, line, col int)
 	if len(s.segs) == 0 {
 		add(0, n.Line, n.Column)
 	}
+}
+
+// foldedSegs maps the lines of a folded block scalar (>) to the file lines
+// they stand on. Folding joins lines with a space and turns a run of empty
+// lines into line breaks, so the value's lines are not the file's: each
+// line of the file is found in the value instead, after the separators
+// folding left before it.
+func (s *Span) foldedSegs(loc Locator, n *yaml.Node, add func(off, line, col int)) {
+	value := []rune(n.Value)
+	src := loc.Source()
+	indent, off := -1, 0
+	// The scalar cannot have more lines than the file: a bound for when loc
+	// maps lines past its end onto one blank line.
+	for line := n.Line + 1; off < len(value) && line-n.Line <= len(src.lines); line++ {
+		p := loc.Locate(line, 1)
+		if p.Line < 1 || p.Line > len(src.lines) {
+			break
+		}
+		text := []rune(src.Line(p.Line))
+		start := min(p.Col-1, len(text)) // where the parent's line starts
+		trimmed := strings.TrimLeft(string(text[start:]), " ")
+		if trimmed == "" {
+			continue // an empty line: folding made it a line break or nothing
+		}
+		if indent < 0 {
+			indent = len(text) - start - utf8.RuneCountInString(trimmed)
+		}
+		content := []rune(string(text[min(start+indent, len(text)):]))
+		for off < len(value) && !hasPrefix(value[off:], content) && (value[off] == ' ' || value[off] == '\n') {
+			off++
+		}
+		if !hasPrefix(value[off:], content) {
+			break // past the end of the scalar
+		}
+		add(off, line, indent+1)
+		off += len(content)
+	}
+	if len(s.segs) == 0 {
+		add(0, n.Line, n.Column)
+	}
+}
+
+func hasPrefix(s, prefix []rune) bool {
+	return len(s) >= len(prefix) && string(s[:len(prefix)]) == string(prefix)
 }
 
 // Pos returns the file position of the rune at offset off of s.Text.
