@@ -24,5 +24,8 @@ func (s Selection) String() string {
 	case s.LabelSelector != "":
 		out += " with labels " + s.LabelSelector
 	}
+	if s.FieldSelector != "" {
+		out += " with fields " + s.FieldSelector
+	}
 	return out
 }

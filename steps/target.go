@@ -98,22 +98,7 @@ type resolvedTarget struct {
 	FieldSelector string
 }
 
-func (r resolvedTarget) String() string {
-	s := r.Mapping.GroupVersionKind.Kind
-	if r.Namespace != "" {
-		s += " in " + r.Namespace
-	}
-	switch {
-	case r.Name != "":
-		s += " named " + r.Name
-	case r.LabelSelector != "":
-		s += " with labels " + r.LabelSelector
-	}
-	if r.FieldSelector != "" {
-		s += " with fields " + r.FieldSelector
-	}
-	return s
-}
+func (r resolvedTarget) String() string { return r.selection().String() }
 
 func str(t *eval.Template, vals eval.Values) (string, error) {
 	if t == nil {
