@@ -50,7 +50,7 @@ func TestExamplesSchemaHeader(t *testing.T) {
 }
 
 // cleanedUp matches the summary line of a run whose cleanup left nothing.
-var cleanedUp = regexp.MustCompile(`(?m)^  cleanup \(always\): deleted \d+, left 0, changed but kept \d+ `)
+var cleanedUp = regexp.MustCompile(`(?m)^  cleanup \(always\): deleted \d+, restored \d+, left 0, changed but kept 0 `)
 
 // TestExamples runs every example plan on the shared local cluster, in
 // process: each must pass and its cleanup must leave nothing behind.
