@@ -50,6 +50,11 @@ type Recorder interface {
 	// Keep records that the plan changed ref and must not restore it
 	// (restore: false).
 	Keep(ref result.ObjectRef)
+	// Owned reports whether the plan created ref or is creating it, and
+	// its place in the run's order of creation (1, 2, ...), for the
+	// kube.SeqAnnotation a step puts on what it creates. An empty name (an
+	// object named by generateName) gets the next place.
+	Owned(ref result.ObjectRef) (seq int, owned bool)
 }
 
 // Observer hears about steps as they run (live progress, reports).
@@ -70,6 +75,9 @@ type Env struct {
 	DryRun bool
 	// Result is this step's entry in the run result; kinds fill their details.
 	Result *result.Step
+	// RunID and Plan name the run; a step labels what it creates with them
+	// (kube.RunLabel, kube.PlanLabel).
+	RunID, Plan string
 
 	run *run
 }
