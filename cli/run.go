@@ -61,6 +61,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	if err != nil {
 		return err
 	}
+	routeKlog(log)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
