@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
 	"github.com/scenario-runner/runner/kube"
@@ -58,8 +62,9 @@ Exit codes: 0 nothing left, 1 something could not be deleted, 2 usage,
 	return cmd
 }
 
-// selector is the label selector of the objects o names.
-func (o *cleanupOptions) selector() (string, error) {
+// selectors are the label selectors of the objects o names: those the
+// runs created, and those they changed.
+func (o *cleanupOptions) selectors() (created, changed string, err error) {
 	n := 0
 	for _, set := range []bool{o.run != "", o.plan != "", o.all} {
 		if set {
@@ -67,19 +72,20 @@ func (o *cleanupOptions) selector() (string, error) {
 		}
 	}
 	if n != 1 {
-		return "", fmt.Errorf("%w: give exactly one of --run ID, --plan NAME or --all (see runner cleanup --help)", ErrUsage)
+		return "", "", fmt.Errorf("%w: give exactly one of --run ID, --plan NAME or --all (see runner cleanup --help)", ErrUsage)
 	}
 	switch {
 	case o.run != "":
-		return kube.RunLabel + "=" + o.run, nil
+		return kube.RunLabel + "=" + o.run, kube.ChangedByLabel + "=" + o.run, nil
 	case o.plan != "":
-		return kube.PlanLabel + "=" + kube.PlanLabelValue(o.plan), nil
+		v := kube.PlanLabelValue(o.plan)
+		return kube.PlanLabel + "=" + v, kube.ChangedPlanLabel + "=" + v, nil
 	}
-	return kube.RunLabel, nil
+	return kube.RunLabel, kube.ChangedByLabel, nil
 }
 
 func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
-	sel, err := o.selector()
+	sel, changedSel, err := o.selectors()
 	if err != nil {
 		return err
 	}
@@ -106,14 +112,18 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 	defer cancel()
 	began := time.Now()
 	found, errs := client.FindMarked(ctx, sel)
-	for _, err := range errs {
+	changed, cerrs := client.FindMarked(ctx, changedSel)
+	for _, err := range append(errs, cerrs...) {
 		fmt.Fprintf(streams.Err, "runner cleanup: %v\n", err)
 	}
 	if o.dryRun {
 		for _, m := range found {
 			fmt.Fprintf(streams.Out, "would delete %s (run %s, seq %d)\n", m.Ref, m.RunID, m.Seq)
 		}
-		fmt.Fprintf(streams.Out, "%d object(s) match %s\n", len(found), sel)
+		for _, m := range changed {
+			fmt.Fprintf(streams.Out, "would restore %s (run %s): %s\n", m.Ref, m.RunID, m.Restore)
+		}
+		fmt.Fprintf(streams.Out, "%d object(s) match %s, %d to restore\n", len(found), sel, len(changed))
 		return nil
 	}
 	var sum result.Cleanup
@@ -131,8 +141,16 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 			sum.Errors = append(sum.Errors, err.Error())
 		}
 	}
+	for _, m := range changed {
+		if err := restoreMarked(ctx, client, m, retries); err != nil {
+			sum.Changed = append(sum.Changed, m.Ref)
+			sum.Errors = append(sum.Errors, fmt.Sprintf("restoring %s: %v", m.Ref, err))
+		} else {
+			sum.Restored = append(sum.Restored, m.Ref)
+		}
+	}
 	sum.Retried, sum.LastRetried = retries.Count()
-	fmt.Fprintf(streams.Out, "cleanup %s: deleted %d, absent %d, left %d (%s)\n", sel, len(sum.Deleted), sum.Absent, len(sum.Left), result.FormatDuration(time.Since(began)))
+	fmt.Fprintf(streams.Out, "cleanup %s: deleted %d, absent %d, left %d, restored %d, not restored %d (%s)\n", sel, len(sum.Deleted), sum.Absent, len(sum.Left), len(sum.Restored), len(sum.Changed), result.FormatDuration(time.Since(began)))
 	printLeft(streams.Out, o.run, &sum)
 	for _, e := range sum.Errors {
 		fmt.Fprintf(streams.Out, "    cleanup error: %s\n", e)
@@ -140,8 +158,31 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 	switch {
 	case errors.Is(context.Cause(ctx), ErrInterrupted):
 		return ErrInterrupted
-	case len(sum.Left) > 0:
-		return fmt.Errorf("%w: %d object(s) left", ErrFailed, len(sum.Left))
+	case len(sum.Left) > 0 || len(sum.Changed) > 0:
+		return fmt.Errorf("%w: %d object(s) left, %d not restored", ErrFailed, len(sum.Left), len(sum.Changed))
 	}
 	return nil
+}
+
+// restoreMarked applies the restore record a run left on an object it
+// changed (kube.RestoreAnnotation): a merge patch that puts back the fields
+// and removes the record. An object without a record gets its marks
+// removed. NotFound is success: the object is gone.
+func restoreMarked(ctx context.Context, client *kube.Client, m kube.Marked, retries *kube.Retries) error {
+	body := []byte(m.Restore)
+	if m.Restore == "" || !json.Valid(body) {
+		patch := map[string]any{"metadata": map[string]any{
+			"labels":      map[string]any{kube.ChangedByLabel: nil, kube.ChangedPlanLabel: nil},
+			"annotations": map[string]any{kube.RestoreAnnotation(m.RunID): nil},
+		}}
+		body, _ = json.Marshal(patch)
+	}
+	err := kube.Retry(ctx, retries, func(ctx context.Context) error {
+		_, err := client.Dynamic().Resource(kube.GVR(m.Ref)).Namespace(m.Ref.Namespace).Patch(ctx, m.Ref.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "runner"})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,6 +88,20 @@ func (c *cleaner) Created(ref result.ObjectRef) {
 		c.seq++
 		e.seq = c.seq
 	}
+}
+
+// Restoring implements Recorder.
+func (c *cleaner) Restoring(ref result.ObjectRef, before map[string]any, paths [][]string) map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	all := paths
+	if e, ok := c.index[c.key(ref)]; ok {
+		if e.before != nil {
+			before = e.before
+		}
+		all = append(slices.Clone(e.paths), paths...)
+	}
+	return RestorePatch(before, all)
 }
 
 // Owned implements Recorder.

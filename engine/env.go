@@ -55,6 +55,11 @@ type Recorder interface {
 	// kube.SeqAnnotation a step puts on what it creates. An empty name (an
 	// object named by generateName) gets the next place.
 	Owned(ref result.ObjectRef) (seq int, owned bool)
+	// Restoring returns the merge patch cleanup would send to put ref back
+	// if a change to paths were recorded too, before being the object
+	// before this change (the first recorded one wins), for the restore
+	// record a step leaves on the object (kube.RestoreAnnotation).
+	Restoring(ref result.ObjectRef, before map[string]any, paths [][]string) map[string]any
 }
 
 // Observer hears about steps as they run (live progress, reports).

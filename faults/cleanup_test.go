@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,20 +23,23 @@ func TestInvalidObjectInForEachLeavesNothing(t *testing.T) {
 		ns := namespace(t, cs, fmt.Sprintf("faults-invalid-%d", i))
 		plan := writePlan(t, manyConfigMaps("invalid-in-foreach", 300, 150))
 		r := start(t, "--set", "ns="+ns, plan)
-		if code := r.exit(2 * time.Minute); code != 1 {
+		code := r.exit(2 * time.Minute)
+		_, left := cleanupCounts(t, r.stdout.String())
+		n := configMaps(t, cs, ns, "cm-")
+		record(t, i, code, left, n)
+		if code != 1 {
 			t.Fatalf("trial %d: exit %d, want 1\n%s", i, code, r.stdout.String())
 		}
 		if !strings.Contains(r.stdout.String(), `"BAD-NAME" is invalid`) {
 			t.Errorf("trial %d: the summary does not name the invalid object:\n%s", i, r.stdout.String())
 		}
-		_, left := cleanupCounts(t, r.stdout.String())
-		if n := configMaps(t, cs, ns, "cm-"); left != 0 || n != 0 {
+		if left != 0 || n != 0 {
 			t.Errorf("trial %d: summary says left %d, the cluster has %d ConfigMaps; want 0 and 0\n%s", i, left, n, r.stdout.String())
 		}
 	}
 }
 
-// SIGINT at a random point 0.05-0.8 s into an apply of 300 ConfigMaps
+// SIGINT at a random point 0.05-0.8 s (FAULT_SIGINT_MAX) into an apply of 300 ConfigMaps
 // exits 130 and leaves nothing: what was in flight was recorded before its
 // request went out.
 func TestSIGINTDuringApplyLeavesNothing(t *testing.T) {
@@ -45,14 +49,17 @@ func TestSIGINTDuringApplyLeavesNothing(t *testing.T) {
 		plan := writePlan(t, manyConfigMaps("sigint-during-apply", 300, 0))
 		r := start(t, "--set", "ns="+ns, plan)
 		r.waitLine(stepStarted, time.Minute)
-		after := time.Duration(50+rand.IntN(750)) * time.Millisecond
+		after := 50*time.Millisecond + rand.N(sigintMax(t)-50*time.Millisecond)
 		time.Sleep(after) // the random point of the interrupt, not a synchronisation
 		r.signal(syscall.SIGINT)
-		if code := r.exit(2 * time.Minute); code != 130 {
+		code := r.exit(2 * time.Minute)
+		_, left := cleanupCounts(t, r.stdout.String())
+		n := configMaps(t, cs, ns, "cm-")
+		record(t, i, code, left, n)
+		if code != 130 {
 			t.Fatalf("trial %d (SIGINT after %s): exit %d, want 130\n%s", i, after, code, r.stdout.String())
 		}
-		_, left := cleanupCounts(t, r.stdout.String())
-		if n := configMaps(t, cs, ns, "cm-"); left != 0 || n != 0 {
+		if left != 0 || n != 0 {
 			t.Errorf("trial %d (SIGINT after %s): summary says left %d, the cluster has %d; want 0 and 0\n%s", i, after, left, n, r.stdout.String())
 		}
 	}
@@ -86,10 +93,20 @@ func TestSIGKILLThenCleanupRunRemovesAll(t *testing.T) {
 			t.Errorf("trial %d: the dry run deleted %d objects", i, before-n)
 		}
 		out, err := exec.Command(runnerBin, "cleanup", "--run", id, "--kubeconfig", kubeconfig(t)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("trial %d: cleanup: %v\n%s", i, err, out)
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
 		}
-		if n := configMaps(t, cs, ns, "cm-"); n != 0 {
+		n := configMaps(t, cs, ns, "cm-")
+		left := -1
+		if m := regexp.MustCompile(`left (\d+),`).FindStringSubmatch(string(out)); m != nil {
+			left, _ = strconv.Atoi(m[1])
+		}
+		record(t, i, 137, left, n) // the run was killed; cleanup's own exit below
+		if err != nil {
+			t.Fatalf("trial %d: cleanup exit %d: %v\n%s", i, code, err, out)
+		}
+		if n != 0 {
 			t.Errorf("trial %d: %d of %d ConfigMaps left after runner cleanup --run %s:\n%s", i, n, before, id, out)
 		}
 		if want := fmt.Sprintf("deleted %d, absent 0, left 0", before); !strings.Contains(string(out), want) {
@@ -119,6 +136,7 @@ func TestSecondInterruptListsWhatIsReallyLeft(t *testing.T) {
 		out := r.stdout.String()
 		_, left := cleanupCounts(t, out)
 		n := configMaps(t, cs, ns, "cm-")
+		record(t, i, 130, left, n)
 		if left != n {
 			t.Errorf("trial %d: summary says left %d, the cluster has %d", i, left, n)
 		}

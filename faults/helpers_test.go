@@ -257,3 +257,22 @@ func cleanupCounts(t *testing.T, stdout string) (deleted, left int) {
 }
 
 func kubeconfig(t *testing.T) string { return clustertest.Kubeconfig(t) }
+
+// sigintMax is the latest point of a random SIGINT: FAULT_SIGINT_MAX
+// (a duration), default 800ms.
+func sigintMax(t *testing.T) time.Duration {
+	if s := os.Getenv("FAULT_SIGINT_MAX"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 50*time.Millisecond {
+			t.Fatalf("FAULT_SIGINT_MAX=%q: want a duration over 50ms", s)
+		}
+		return d
+	}
+	return 800 * time.Millisecond
+}
+
+// record logs one trial for make soak's tally: its exit code, what the
+// summary said was left and what the cluster holds.
+func record(t *testing.T, trial, exit, leftSummary, leftCluster int) {
+	t.Logf("FAULT test=%s trial=%d exit=%d left_summary=%d left_cluster=%d", t.Name(), trial, exit, leftSummary, leftCluster)
+}

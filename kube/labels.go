@@ -18,7 +18,18 @@ const (
 	// SeqAnnotation holds the object's place in the run's order of
 	// creation (1, 2, ...): `runner cleanup` deletes the highest first.
 	SeqAnnotation = "runner.io/seq"
+	// ChangedByLabel marks an object that existed before the run and that
+	// the run changed; it holds the run's id. The annotation
+	// RestoreAnnotation(id) holds the JSON merge patch that puts it back.
+	ChangedByLabel = "runner.io/changed-by"
+	// ChangedPlanLabel holds the plan's name on such an object.
+	ChangedPlanLabel = "runner.io/changed-plan"
 )
+
+// RestoreAnnotation is the annotation holding the merge patch that undoes
+// what run id changed on an object it did not create (engine.RestorePatch,
+// the patch also removing the marks themselves), for `runner cleanup`.
+func RestoreAnnotation(runID string) string { return "runner.io/restore-" + runID }
 
 // NewRunID returns a new run id: the UTC start time and 6 random hex
 // digits, e.g. 20261201-171833-a1b2c3, a valid label value that sorts by

@@ -21,6 +21,9 @@ type Marked struct {
 	Ref   result.ObjectRef
 	RunID string
 	Seq   int // kube.SeqAnnotation; 0 when absent
+	// Restore is, on an object a run changed but did not create, the
+	// merge patch that undoes the change (kube.RestoreAnnotation).
+	Restore string
 }
 
 // FindMarked lists, in every resource kind the server can list and delete,
@@ -70,9 +73,13 @@ func (c *Client) FindMarked(ctx context.Context, selector string) ([]Marked, []e
 				}
 				for _, item := range list.Items {
 					seq, _ := strconv.Atoi(item.GetAnnotations()[SeqAnnotation])
+					run := item.GetLabels()[RunLabel]
+					if run == "" {
+						run = item.GetLabels()[ChangedByLabel]
+					}
 					found[i] = append(found[i], Marked{
 						Ref:   Ref(k.gvr, k.kind, item.GetNamespace(), item.GetName()),
-						RunID: item.GetLabels()[RunLabel], Seq: seq,
+						RunID: run, Seq: seq, Restore: item.GetAnnotations()[RestoreAnnotation(run)],
 					})
 				}
 				if cont = list.GetContinue(); cont == "" {

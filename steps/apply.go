@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -261,6 +262,10 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		}
 		if seq, owned := env.Recorder.Owned(ref); owned {
 			obj = stamp(obj, env, seq)
+		} else if restore {
+			if obj, err = markChanged(obj, env, ref, before); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	var out *unstructured.Unstructured
@@ -279,7 +284,7 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		return nil, false, err
 	}
 	if !env.DryRun {
-		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore)
+		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore) // obj with its marks: the restore removes them
 	}
 	return out, wasCreated, nil
 }
@@ -308,6 +313,41 @@ func stamp(obj *unstructured.Unstructured, env *engine.Env, seq int) *unstructur
 	a[kube.SeqAnnotation] = strconv.Itoa(seq)
 	obj.SetAnnotations(a)
 	return obj
+}
+
+// markChanged returns a copy of obj that records on the object itself how
+// to undo what the plan changes on it, which existed before the plan: the
+// labels kube.ChangedByLabel (the run id) and kube.ChangedPlanLabel, and the annotation
+// kube.RestoreAnnotation, the merge patch of the fields this and earlier
+// applies of the run set, as they were before (engine.RestorePatch; it
+// also removes both marks). A run killed before its cleanup can then be
+// undone by `runner cleanup`, which applies the patch. Server-side apply
+// keeps the marks only while each apply sends them, so every apply of a
+// changed object does; changes by patch or scale are not in the record.
+func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.ObjectRef, before map[string]any) (*unstructured.Unstructured, error) {
+	obj = obj.DeepCopy()
+	key := kube.RestoreAnnotation(env.RunID)
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[kube.ChangedByLabel] = env.RunID
+	l[kube.ChangedPlanLabel] = kube.PlanLabelValue(env.Plan)
+	obj.SetLabels(l)
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = ""
+	obj.SetAnnotations(a)
+	patch := env.Recorder.Restoring(ref, before, engine.LeafPaths(obj.Object))
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the restore record: %w", err)
+	}
+	a[key] = string(body)
+	obj.SetAnnotations(a)
+	return obj, nil
 }
 
 // readBefore reads ref the first time the plan touches it: the object when
