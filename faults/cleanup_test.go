@@ -46,7 +46,9 @@ func TestSIGINTDuringApplyLeavesNothing(t *testing.T) {
 	cs := clientset(t)
 	for i := range trials(t) {
 		ns := namespace(t, cs, fmt.Sprintf("faults-sigint-%d", i))
-		plan := writePlan(t, manyConfigMaps("sigint-during-apply", 300, 0))
+		// a pause after the apply, so that a late SIGINT (FAULT_SIGINT_MAX=10s)
+		// still meets a running plan
+		plan := writePlan(t, manyConfigMaps("sigint-during-apply", 300, 0)+"  - name: pause\n    sleep: 15s\n")
 		r := start(t, "--set", "ns="+ns, plan)
 		r.waitLine(stepStarted, time.Minute)
 		after := 50*time.Millisecond + rand.N(sigintMax(t)-50*time.Millisecond)
