@@ -92,17 +92,20 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		if ct <= 0 {
 			ct = DefaultCleanupTimeout
 		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ct)
+		bctx, cancelBudget := context.WithTimeoutCause(context.WithoutCancel(ctx), ct, fmt.Errorf("cleanup budget of %s reached", ct))
+		cctx, abort := context.WithCancelCause(bctx)
+		cancel := func() { abort(nil); cancelBudget() }
+		aborted := errors.New("a second interrupt")
 		select {
 		case <-o.Abort: // aborted before cleanup began
-			cancel()
+			abort(aborted)
 		default:
 		}
 		stop := make(chan struct{})
 		go func() {
 			select {
 			case <-o.Abort:
-				cancel()
+				abort(aborted)
 			case <-stop:
 			}
 		}()
