@@ -101,6 +101,8 @@ type Step struct {
 	Summary         string         `json:"summary,omitempty" doc:"The step's detail as the console summary shows it, e.g. 242/250 satisfied, 250 matched."`
 	Detail          any            `json:"detail,omitempty" doc:"What the step's kind adds to the result, in the kind's own shape (see the $defs named <kind>Detail)."`
 	Skip            string         `json:"skip,omitempty" doc:"Why a skipped step did not run."`
+	Retried         int            `json:"retried,omitempty" doc:"Requests the step sent again after a transient error (connection refused, 429, 5xx)."`
+	LastRetried     string         `json:"lastRetried,omitempty" doc:"The last error that made the step retry."`
 	Progress        []Progress     `json:"progress,omitempty" doc:"How far the step had got over time (at most 2000 samples, thinned evenly)."`
 	Steps           []Step         `json:"steps,omitempty" doc:"Nested steps (a timeProbe's), every run of them in order."`
 
@@ -218,6 +220,7 @@ func newSteps(list []*result.Step) []Step {
 	for _, s := range list {
 		st := Step{
 			Name: s.Name, Kind: s.Kind, Position: s.Pos, Outcome: s.Outcome, Error: s.Error, Skip: s.Skip,
+			Retried: s.Retried, LastRetried: s.LastRetried,
 		}
 		if !s.Start.IsZero() {
 			start, end := s.Start, s.End
