@@ -315,6 +315,10 @@ func stamp(obj *unstructured.Unstructured, env *engine.Env, seq int) *unstructur
 	return obj
 }
 
+// maxRestoreRecord bounds the restore record: a change to a larger object
+// (a big ConfigMap) is left unmarked.
+const maxRestoreRecord = 64 << 10
+
 // markChanged returns a copy of obj that records on the object itself how
 // to undo what the plan changes on it, which existed before the plan: the
 // labels kube.ChangedByLabel (the run id) and kube.ChangedPlanLabel, and the annotation
@@ -325,6 +329,7 @@ func stamp(obj *unstructured.Unstructured, env *engine.Env, seq int) *unstructur
 // keeps the marks only while each apply sends them, so every apply of a
 // changed object does; changes by patch or scale are not in the record.
 func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.ObjectRef, before map[string]any) (*unstructured.Unstructured, error) {
+	orig := obj
 	obj = obj.DeepCopy()
 	key := kube.RestoreAnnotation(env.RunID)
 	l := obj.GetLabels()
@@ -344,6 +349,11 @@ func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.Obj
 	body, err := json.Marshal(patch)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the restore record: %w", err)
+	}
+	if len(body) > maxRestoreRecord {
+		// the API server refuses annotations over 256 KiB in all; the run's
+		// own cleanup still restores it
+		return orig, nil
 	}
 	a[key] = string(body)
 	obj.SetAnnotations(a)
