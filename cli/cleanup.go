@@ -37,7 +37,9 @@ func newCleanupCommand(streams Streams) *cobra.Command {
 		Long: `cleanup finds, in every resource kind the cluster can list, the objects a run
 created (label runner.io/run=ID, runner.io/plan=NAME) and deletes them newest
 first (annotation runner.io/seq), each batch waited for until gone, with the
-retries of a run's own cleanup. --dry-run only lists them.
+retries of a run's own cleanup; then it puts back the objects the runs changed
+but did not create (label runner.io/changed-by, the merge patch in the
+annotation runner.io/restore-<run id>). --dry-run only lists them.
 
 Exit codes: 0 nothing left, 1 something could not be deleted, 2 usage,
 3 cluster unreachable, 130 interrupted.`,
