@@ -84,6 +84,7 @@ steps:
 		t.Fatalf("exit %d, want 0\n%s\n%s", code, r.stdout.String(), r.stderrText())
 	}
 	out := r.stdout.String()
+	t.Logf("summary:\n%s", out)
 	deleted, left := cleanupCounts(t, out)
 	if deleted != 50 || left != 0 {
 		t.Errorf("cleanup deleted %d, left %d; want 50 and 0\n%s", deleted, left, out)
@@ -118,6 +119,7 @@ steps:
 	restart := killAPIServer(t, c)
 	r.waitLine(regexp.MustCompile(`step (failed|timed out).*step=never|step timed-out|outcome=timed-out`), time.Minute)
 	took := time.Since(began)
+	t.Logf("the wait ended %s after the API server went down (timeout %s)", took.Round(time.Millisecond), timeout)
 	// A bound on correctness, not a timing goal: the step may not outlive
 	// its timeout by more than a second or two.
 	if took > timeout+2*time.Second {
