@@ -74,7 +74,8 @@ func TestSIGKILLThenCleanupRunRemovesAll(t *testing.T) {
 	cs := clientset(t)
 	for i := range trials(t) {
 		ns := namespace(t, cs, fmt.Sprintf("faults-sigkill-%d", i))
-		plan := writePlan(t, manyConfigMaps("sigkill-then-cleanup", 300, 0))
+		// the pause keeps the run out of its own cleanup when the kill comes
+		plan := writePlan(t, manyConfigMaps("sigkill-then-cleanup", 300, 0)+"  - name: pause\n    sleep: 15s\n")
 		r := start(t, "--set", "ns="+ns, plan)
 		id := r.waitLine(runIDLine, time.Minute)[1]
 		r.waitLine(regexp.MustCompile(`applied done=[1-9]\d+ `), time.Minute)
