@@ -26,7 +26,7 @@ func TestInvalidObjectInForEachLeavesNothing(t *testing.T) {
 		code := r.exit(2 * time.Minute)
 		_, left := cleanupCounts(t, r.stdout.String())
 		n := configMaps(t, cs, ns, "cm-")
-		record(t, i, code, left, n)
+		record(t, i, code, left, n, n)
 		if code != 1 {
 			t.Fatalf("trial %d: exit %d, want 1\n%s", i, code, r.stdout.String())
 		}
@@ -57,7 +57,7 @@ func TestSIGINTDuringApplyLeavesNothing(t *testing.T) {
 		code := r.exit(2 * time.Minute)
 		_, left := cleanupCounts(t, r.stdout.String())
 		n := configMaps(t, cs, ns, "cm-")
-		record(t, i, code, left, n)
+		record(t, i, code, left, n, n)
 		if code != 130 {
 			t.Fatalf("trial %d (SIGINT after %s): exit %d, want 130\n%s", i, after, code, r.stdout.String())
 		}
@@ -105,7 +105,7 @@ func TestSIGKILLThenCleanupRunRemovesAll(t *testing.T) {
 		if m := regexp.MustCompile(`left (\d+),`).FindStringSubmatch(string(out)); m != nil {
 			left, _ = strconv.Atoi(m[1])
 		}
-		record(t, i, 137, left, n) // the run was killed; cleanup's own exit below
+		record(t, i, 137, left, n, n) // the run was killed; cleanup's own exit below
 		if err != nil {
 			t.Fatalf("trial %d: cleanup exit %d: %v\n%s", i, code, err, out)
 		}
@@ -139,7 +139,6 @@ func TestSecondInterruptListsWhatIsReallyLeft(t *testing.T) {
 		out := r.stdout.String()
 		_, left := cleanupCounts(t, out)
 		n := configMaps(t, cs, ns, "cm-")
-		record(t, i, 130, left, n)
 		if left != n {
 			t.Errorf("trial %d: summary says left %d, the cluster has %d", i, left, n)
 		}
@@ -149,7 +148,9 @@ func TestSecondInterruptListsWhatIsReallyLeft(t *testing.T) {
 		if c := strings.Count(out+r.stderrText(), "context canceled"); c > 2 {
 			t.Errorf("trial %d: %d lines say context canceled:\n%s", i, c, r.stderrText())
 		}
-		if cl, err := exec.Command(runnerBin, "cleanup", "--run", id, "--kubeconfig", kubeconfig(t)).CombinedOutput(); err != nil {
+		cl, err := exec.Command(runnerBin, "cleanup", "--run", id, "--kubeconfig", kubeconfig(t)).CombinedOutput()
+		record(t, i, 130, left, n, configMaps(t, cs, ns, "cm-"))
+		if err != nil {
 			t.Fatalf("cleanup: %v\n%s", err, cl)
 		}
 	}

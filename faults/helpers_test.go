@@ -272,7 +272,8 @@ func sigintMax(t *testing.T) time.Duration {
 }
 
 // record logs one trial for make soak's tally: its exit code, what the
-// summary said was left and what the cluster holds.
-func record(t *testing.T, trial, exit, leftSummary, leftCluster int) {
-	t.Logf("FAULT test=%s trial=%d exit=%d left_summary=%d left_cluster=%d", t.Name(), trial, exit, leftSummary, leftCluster)
+// summary said was left, what the cluster held then, and what remained at
+// the end of the trial (after `runner cleanup` where the trial runs it).
+func record(t *testing.T, trial, exit, leftSummary, leftCluster, remaining int) {
+	t.Logf("FAULT test=%s trial=%d exit=%d left_summary=%d left_cluster=%d remaining=%d", t.Name(), trial, exit, leftSummary, leftCluster, remaining)
 }
