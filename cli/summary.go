@@ -27,9 +27,7 @@ func printResult(w io.Writer, r *result.Plan) {
 		default:
 			fmt.Fprintf(w, "  cleanup (%s): skipped, %d object(s) kept\n", c.Policy, len(c.Left))
 		}
-		for _, ref := range c.Left {
-			fmt.Fprintf(w, "    left behind: %s\n", ref)
-		}
+		printLeft(w, r.RunID, c)
 		for _, ref := range c.Restored {
 			fmt.Fprintf(w, "    restored: %s\n", ref)
 		}

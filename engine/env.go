@@ -50,6 +50,16 @@ type Recorder interface {
 	// Keep records that the plan changed paths of ref and must not put
 	// them back (restore: false); other changes are still restored.
 	Keep(ref result.ObjectRef, before map[string]any, paths [][]string)
+	// Owned reports whether the plan created ref or is creating it, and
+	// its place in the run's order of creation (1, 2, ...), for the
+	// kube.SeqAnnotation a step puts on what it creates. An empty name (an
+	// object named by generateName) gets the next place.
+	Owned(ref result.ObjectRef) (seq int, owned bool)
+	// Restoring returns the merge patch cleanup would send to put ref back
+	// if a change to paths were recorded too, before being the object
+	// before this change (the first recorded one wins), for the restore
+	// record a step leaves on the object (kube.RestoreAnnotation).
+	Restoring(ref result.ObjectRef, before map[string]any, paths [][]string) map[string]any
 }
 
 // Observer hears about steps as they run (live progress, reports).
@@ -70,6 +80,9 @@ type Env struct {
 	DryRun bool
 	// Result is this step's entry in the run result; kinds fill their details.
 	Result *result.Step
+	// RunID and Plan name the run; a step labels what it creates with them
+	// (kube.RunLabel, kube.PlanLabel).
+	RunID, Plan string
 
 	run *run
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -33,13 +34,19 @@ type RunOptions struct {
 	// ReportDir, when set, is where a failed step's diagnostics are
 	// written (under diagnostics/<plan>/).
 	ReportDir string
+	// RunID names the run in the labels of what it creates; empty makes a
+	// new one (kube.NewRunID).
+	RunID string
 }
 
 // Run executes p and then cleans up. It never panics on a step's failure and
 // always returns a result; ctx's cancellation (Ctrl-C) marks the run
 // interrupted and still cleans up, within CleanupTimeout.
 func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
-	res := &result.Plan{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server}
+	res := &result.Plan{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server, RunID: o.RunID}
+	if res.RunID == "" {
+		res.RunID = kube.NewRunID(res.Start)
+	}
 	policy := p.Cleanup
 	if o.Cleanup != "" {
 		policy = o.Cleanup
@@ -50,7 +57,8 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 	}
 	cl := newCleaner()
 	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer}
-	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, run: r}
+	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, RunID: res.RunID, Plan: p.Name, run: r}
+	o.Log.Info().Str("plan", p.Name).Str("run", res.RunID).Msg("run id (labels runner.io/run on what it creates; runner cleanup --run " + res.RunID + " removes leftovers)")
 
 	runCtx := ctx
 	if timeout > 0 {
@@ -84,23 +92,26 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		if ct <= 0 {
 			ct = DefaultCleanupTimeout
 		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ct)
+		bctx, cancelBudget := context.WithTimeoutCause(context.WithoutCancel(ctx), ct, fmt.Errorf("cleanup budget of %s reached", ct))
+		cctx, abort := context.WithCancelCause(bctx)
+		cancel := func() { abort(nil); cancelBudget() }
+		aborted := errors.New("a second interrupt")
 		select {
 		case <-o.Abort: // aborted before cleanup began
-			cancel()
+			abort(aborted)
 		default:
 		}
 		stop := make(chan struct{})
 		go func() {
 			select {
 			case <-o.Abort:
-				cancel()
+				abort(aborted)
 			case <-stop:
 			}
 		}()
 		if !o.DryRun {
 			o.Log.Info().Str("policy", string(policy)).Msg("cleaning up")
-			cl.run(cctx, o.Cluster, res.Cleanup)
+			cl.run(cctx, o.Cluster, res.Cleanup, o.Log)
 		}
 		close(stop)
 		cancel()

@@ -41,6 +41,10 @@ type DeleteOptions struct {
 	Parallel int
 	// Deleted, when set, is called after each successful request.
 	Deleted func(ref result.ObjectRef)
+	// Retries counts the requests sent again after a transient error
+	// (Transient, and what Retries.Allow adds); nil keeps no count. Each
+	// DELETE is retried until ctx ends.
+	Retries *Retries
 }
 
 // Deletion is what Delete did.
@@ -76,7 +80,9 @@ func DefaultPropagation(ref result.ObjectRef) metav1.DeletionPropagation {
 }
 
 // Delete deletes refs, at most o.Parallel at a time, and with o.Wait waits
-// until they are gone. NotFound is success. It is the one delete-and-wait
+// until they are gone. NotFound is success, but counts as Absent, not
+// Deleted. A transient failure (Transient) is retried with backoff until
+// ctx ends. It is the one delete-and-wait
 // of the runner: the delete step and cleanup both use it. It never stops at
 // the first error: every object is tried and every error returned.
 func Delete(ctx context.Context, dyn dynamic.Interface, refs []result.ObjectRef, o DeleteOptions) Deletion {
@@ -104,7 +110,9 @@ func Delete(ctx context.Context, dyn dynamic.Interface, refs []result.ObjectRef,
 			if o.DryRun {
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
-			err := dyn.Resource(GVR(ref)).Namespace(ref.Namespace).Delete(ctx, ref.Name, opts)
+			err := Retry(ctx, o.Retries, func(ctx context.Context) error {
+				return dyn.Resource(GVR(ref)).Namespace(ref.Namespace).Delete(ctx, ref.Name, opts)
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -119,5 +119,12 @@ func stillThere(ctx context.Context, gvr schema.GroupVersionResource, remaining 
 	if last != nil {
 		why += "; last error: " + last.Error()
 	}
-	return fmt.Errorf("%s still present: %s%s (%s)", gvr.Resource, strings.Join(names, ", "), more, why)
+	// wraps ctx.Err(): a caller stopped on purpose can tell this apart
+	return fmt.Errorf("%s still present: %s%s (%s)%w", gvr.Resource, strings.Join(names, ", "), more, why, quiet{ctx.Err()})
 }
+
+// quiet wraps an error for errors.Is without adding to the message.
+type quiet struct{ err error }
+
+func (q quiet) Error() string { return "" }
+func (q quiet) Unwrap() error { return q.err }

@@ -138,6 +138,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			logPath:  filepath.Join(opts.Dir, "logs", s.name+".log"),
 			pidPath:  filepath.Join(opts.Dir, "pids", s.name+".pid"),
 			detached: opts.Detached,
+			ready:    s.ready,
 		}
 		if err := proc.start(); err != nil {
 			return fail(err)
@@ -233,6 +234,65 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	c.cleanupDir()
 	c.opts.Logger.Info().Str("dir", c.opts.Dir).Msg("local cluster stopped")
 	return errors.Join(errs...)
+}
+
+// Kill sends SIGKILL to the component named (e.g. "kube-apiserver",
+// "etcd") and waits until it has exited, for fault-injection tests. Restart
+// starts it again.
+func (c *Cluster) Kill(name string) error {
+	p, err := c.proc(name)
+	if err != nil {
+		return err
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("sending SIGKILL to %s: %w", name, err)
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%s (pid %d) still running 5s after SIGKILL", name, p.pid())
+	}
+}
+
+// Restart starts again, with the same arguments, a component that Kill
+// stopped (or that died), and waits until it is healthy.
+func (c *Cluster) Restart(ctx context.Context, name string) error {
+	old, err := c.proc(name)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-old.exited:
+	default:
+		return fmt.Errorf("%s is still running", name)
+	}
+	p := &process{name: old.name, path: old.path, args: old.args, env: old.env, logPath: old.logPath, pidPath: old.pidPath, detached: old.detached, ready: old.ready}
+	if err := p.start(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for i, q := range c.procs {
+		if q == old {
+			c.procs[i] = p
+		}
+	}
+	c.mu.Unlock()
+	if p.ready == nil {
+		return nil
+	}
+	return c.waitProc(ctx, p, p.ready)
+}
+
+func (c *Cluster) proc(name string) (*process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.procs {
+		if p.name == name && p.cmd != nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no component %q in this cluster", name)
 }
 
 func (c *Cluster) stopAll(ctx context.Context) error {

@@ -59,6 +59,7 @@ type process struct {
 	logPath  string
 	pidPath  string
 	detached bool
+	ready    func(context.Context) error // health check, for Restart
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once Wait returned

@@ -100,6 +100,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		if r.Cluster.Host != "" {
 			props = append(props, junitProp{"cluster.host", r.Cluster.Host})
 		}
+		if p.RunID != "" {
+			props = append(props, junitProp{"run.id", p.RunID})
+		}
 		for _, k := range sortedKeys(p.Vars) {
 			props = append(props, junitProp{"var." + k, varText(p.Vars[k])})
 		}

@@ -63,6 +63,7 @@ type Cluster struct {
 type Plan struct {
 	Name            string         `json:"name"`
 	File            string         `json:"file"`
+	RunID           string         `json:"runId,omitempty" doc:"This run's id: the objects it created carry it in the label runner.io/run (runner cleanup --run ID)."`
 	Outcome         result.Outcome `json:"outcome"`
 	Error           string         `json:"error,omitempty" doc:"Why the plan failed, as the console shows it."`
 	Start           time.Time      `json:"start"`
@@ -100,6 +101,8 @@ type Step struct {
 	Summary         string         `json:"summary,omitempty" doc:"The step's detail as the console summary shows it, e.g. 242/250 satisfied, 250 matched."`
 	Detail          any            `json:"detail,omitempty" doc:"What the step's kind adds to the result, in the kind's own shape (see the $defs named <kind>Detail)."`
 	Skip            string         `json:"skip,omitempty" doc:"Why a skipped step did not run."`
+	Retried         int            `json:"retried,omitempty" doc:"Requests the step sent again after a transient error (connection refused, 429, 5xx)."`
+	LastRetried     string         `json:"lastRetried,omitempty" doc:"The last error that made the step retry."`
 	Progress        []Progress     `json:"progress,omitempty" doc:"How far the step had got over time (at most 2000 samples, thinned evenly)."`
 	Steps           []Step         `json:"steps,omitempty" doc:"Nested steps (a timeProbe's), every run of them in order."`
 
@@ -129,6 +132,8 @@ type Cleanup struct {
 	Changed         []ObjectRef          `json:"changed,omitempty" doc:"Objects the plan changed but did not create and kept as they are (restore: false, or the restore failed)."`
 	Left            []ObjectRef          `json:"left,omitempty" doc:"Objects the plan created that are still there."`
 	Errors          []string             `json:"errors,omitempty"`
+	Retried         int                  `json:"retried,omitempty" doc:"Requests sent again after a transient error (connection refused, 429, 5xx, a webhook's refusal)."`
+	LastRetried     string               `json:"lastRetried,omitempty" doc:"The last error that made cleanup retry."`
 }
 
 // ObjectRef names one Kubernetes object.
@@ -188,7 +193,7 @@ func New(results []*result.Plan, meta Meta) *Report {
 
 func newPlan(res *result.Plan) Plan {
 	p := Plan{
-		Name: res.Name, File: res.File, Outcome: res.Outcome, Error: res.Error,
+		Name: res.Name, File: res.File, RunID: res.RunID, Outcome: res.Outcome, Error: res.Error,
 		Start: res.Start, End: res.End, DurationSeconds: seconds(res.Duration()),
 		DryRun: res.DryRun, ServerVersion: res.Server, Vars: jsonVars(res.Vars),
 		Warnings: slices.Clone(res.Warnings), Steps: newSteps(res.Steps),
@@ -204,7 +209,7 @@ func newPlan(res *result.Plan) Plan {
 			Policy: c.Policy, Ran: c.Ran, Start: c.Start, End: c.End,
 			DurationSeconds: seconds(c.End.Sub(c.Start)),
 			Deleted:         refs(c.Deleted), Restored: refs(c.Restored), Changed: refs(c.Changed), Left: refs(c.Left),
-			Errors: slices.Clone(c.Errors),
+			Errors: slices.Clone(c.Errors), Retried: c.Retried, LastRetried: c.LastRetried,
 		}
 	}
 	return p
@@ -215,6 +220,7 @@ func newSteps(list []*result.Step) []Step {
 	for _, s := range list {
 		st := Step{
 			Name: s.Name, Kind: s.Kind, Position: s.Pos, Outcome: s.Outcome, Error: s.Error, Skip: s.Skip,
+			Retried: s.Retried, LastRetried: s.LastRetried,
 		}
 		if !s.Start.IsZero() {
 			start, end := s.Start, s.End

@@ -46,7 +46,10 @@ const (
 
 // Plan is the outcome of one plan run.
 type Plan struct {
-	Name     string         `json:"name"`
+	Name string `json:"name"`
+	// RunID names this run of the plan: every object it created carries
+	// it in the label runner.io/run, for `runner cleanup --run ID`.
+	RunID    string         `json:"runId,omitempty"`
 	File     string         `json:"file"`
 	Vars     map[string]any `json:"vars"`
 	Start    time.Time      `json:"start"`
@@ -100,6 +103,10 @@ type Step struct {
 	Run  int `json:"run,omitempty"`
 	// Detail is what the step's kind adds; nil for kinds that add nothing.
 	Detail Detail `json:"detail,omitempty"`
+	// Retried counts requests the step sent again after a transient error;
+	// LastRetried is the last such error.
+	Retried     int    `json:"retried,omitempty"`
+	LastRetried string `json:"lastRetried,omitempty"`
 
 	mu       sync.Mutex
 	Progress []Progress `json:"progress,omitempty"`
@@ -185,8 +192,20 @@ type Cleanup struct {
 	// (restore: false, or the restore failed).
 	Changed []ObjectRef `json:"changed,omitempty"`
 	// Left were created by the plan and are still there.
-	Left   []ObjectRef `json:"left,omitempty"`
-	Errors []string    `json:"errors,omitempty"`
-	Start  time.Time   `json:"start"`
-	End    time.Time   `json:"end"`
+	Left []ObjectRef `json:"left,omitempty"`
+	// LeftUnverified is set when cleanup was stopped and the last check of
+	// what is left could not reach the cluster: Left may then list objects
+	// that are gone.
+	LeftUnverified bool `json:"leftUnverified,omitempty"`
+	// Absent counts objects recorded as being created that were not there
+	// when cleanup deleted them (a create that failed or never went out).
+	Absent int      `json:"absent,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+	// Retried counts requests cleanup sent again after a transient error
+	// (connection refused, 429, 5xx, a webhook's refusal); LastRetried is
+	// the last such error.
+	Retried     int       `json:"retried,omitempty"`
+	LastRetried string    `json:"lastRetried,omitempty"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
 }

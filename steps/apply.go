@@ -3,6 +3,7 @@ package steps
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -170,8 +171,10 @@ func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
 	applied := make([]map[string]any, len(objs))
 	var done, created, changed atomic.Int64
 	prog := newThrottle(100 * time.Millisecond)
+	retries := &kube.Retries{}
+	defer func() { env.Result.Retried, env.Result.LastRetried = retries.Count() }()
 	err = forEachBounded(ctx, len(objs), parallel, func(ctx context.Context, i int) error {
-		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force, a.restore)
+		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force, a.restore, retries)
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", describeObj(objs[i].obj), objs[i].where(), err)
 		}
@@ -213,8 +216,10 @@ func describeObj(u *unstructured.Unstructured) string {
 // time the plan touches an object it reads it: an absent one is recorded
 // as being created before the request goes out (so cleanup deletes it even
 // if the answer never comes), an existing one is kept as it was, for the
-// restore.
-func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force, restore bool) (*unstructured.Unstructured, bool, error) {
+// restore. What the plan creates carries the run's labels (stamp). The
+// read and the apply are retried after transient errors (kube.Retry;
+// server-side apply is idempotent), counted in retries (may be nil).
+func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force, restore bool, retries *kube.Retries) (*unstructured.Unstructured, bool, error) {
 	m, err := env.Cluster.Mapping(ctx, obj.GroupVersionKind())
 	if err != nil {
 		return nil, false, err
@@ -232,26 +237,112 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	ref := kube.Ref(m.Resource, obj.GetKind(), obj.GetNamespace(), obj.GetName())
 	var before map[string]any
 	if !env.DryRun {
-		var err error
-		if before, err = readBefore(ctx, env, ref, true); err != nil {
+		err := kube.Retry(ctx, retries, func(ctx context.Context) error {
+			var err error
+			before, err = readBefore(ctx, env, ref, true)
+			return err
+		})
+		if err != nil {
 			return nil, false, err
+		}
+		if seq, owned := env.Recorder.Owned(ref); owned {
+			obj = stamp(obj, env, seq)
+		} else if restore {
+			if obj, err = markChanged(obj, env, ref, before); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	var out *unstructured.Unstructured
 	var wasCreated bool
-	if ap, ok := env.Cluster.(applier); ok {
-		out, wasCreated, err = ap.Apply(ctx, m, obj, opts)
-	} else {
-		out, err = env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, opts)
-		wasCreated = err == nil && createdByUs(out)
-	}
+	err = kube.Retry(ctx, retries, func(ctx context.Context) error {
+		var err error
+		if ap, ok := env.Cluster.(applier); ok {
+			out, wasCreated, err = ap.Apply(ctx, m, obj, opts)
+		} else {
+			out, err = env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, opts)
+			wasCreated = err == nil && createdByUs(out)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, false, err
 	}
 	if !env.DryRun {
-		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore)
+		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore) // obj with its marks: the restore removes them
 	}
 	return out, wasCreated, nil
+}
+
+// stamp returns a copy of obj carrying the run's marks: the labels
+// kube.RunLabel and kube.PlanLabel and the annotation kube.SeqAnnotation
+// (its place in the run's order of creation), so that `runner cleanup`
+// finds what a run that never reached its cleanup created, and deletes it
+// newest first. Only objects the plan creates get them: an object that
+// existed before is not the run's to delete. Every apply of an object the
+// plan owns stamps it, as server-side apply drops fields its manager
+// stops sending.
+func stamp(obj *unstructured.Unstructured, env *engine.Env, seq int) *unstructured.Unstructured {
+	obj = obj.DeepCopy()
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[kube.RunLabel] = env.RunID
+	l[kube.PlanLabel] = kube.PlanLabelValue(env.Plan)
+	obj.SetLabels(l)
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[kube.SeqAnnotation] = strconv.Itoa(seq)
+	obj.SetAnnotations(a)
+	return obj
+}
+
+// maxRestoreRecord bounds the restore record: a change to a larger object
+// (a big ConfigMap) is left unmarked.
+const maxRestoreRecord = 64 << 10
+
+// markChanged returns a copy of obj that records on the object itself how
+// to undo what the plan changes on it, which existed before the plan: the
+// labels kube.ChangedByLabel (the run id) and kube.ChangedPlanLabel, and the annotation
+// kube.RestoreAnnotation, the merge patch of the fields this and earlier
+// applies of the run set, as they were before (engine.RestorePatch; it
+// also removes both marks). A run killed before its cleanup can then be
+// undone by `runner cleanup`, which applies the patch. Server-side apply
+// keeps the marks only while each apply sends them, so every apply of a
+// changed object does; changes by patch or scale are not in the record.
+func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.ObjectRef, before map[string]any) (*unstructured.Unstructured, error) {
+	orig := obj
+	obj = obj.DeepCopy()
+	key := kube.RestoreAnnotation(env.RunID)
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[kube.ChangedByLabel] = env.RunID
+	l[kube.ChangedPlanLabel] = kube.PlanLabelValue(env.Plan)
+	obj.SetLabels(l)
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = ""
+	obj.SetAnnotations(a)
+	patch := env.Recorder.Restoring(ref, before, engine.LeafPaths(obj.Object))
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the restore record: %w", err)
+	}
+	if len(body) > maxRestoreRecord {
+		// the API server refuses annotations over 256 KiB in all; the run's
+		// own cleanup still restores it
+		return orig, nil
+	}
+	a[key] = string(body)
+	obj.SetAnnotations(a)
+	return obj, nil
 }
 
 // readBefore reads ref the first time the plan touches it: the object when
@@ -292,6 +383,9 @@ func createGenerated(ctx context.Context, env *engine.Env, obj *unstructured.Uns
 	opts := metav1.CreateOptions{FieldManager: FieldManager}
 	if env.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
+	} else {
+		seq, _ := env.Recorder.Owned(result.ObjectRef{})
+		obj = stamp(obj, env, seq)
 	}
 	out, err := env.Cluster.Dynamic().Resource(m.Resource).Namespace(obj.GetNamespace()).Create(ctx, obj, opts)
 	if err != nil {

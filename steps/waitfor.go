@@ -17,7 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/scenario-runner/runner/engine"
@@ -203,7 +204,10 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 	}
 	defer func() {
 		stop()
-		<-stopped // no handler runs once the informer has returned
+		select {
+		case <-stopped:
+		case <-time.After(informerStopWait):
+		}
 	}()
 	env.Log.Debug().Str("target", rt.String()).Msg("watching")
 
@@ -299,6 +303,48 @@ func newWaiter(cond *eval.Program, paths [][]string, q quantifier, holdFor time.
 	}
 }
 
+// informer is client-go's dynamic informer (dynamicinformer's
+// NewFilteredDynamicInformer, built the same way) whose list and watch
+// calls record their errors in w.apiErr: the reflector retries a refused
+// connection inside its watch-list loop without calling the watch error
+// handler, so the handler alone never sees an API server that is down.
+func (w *waiter) informer(env *engine.Env, rt resolvedTarget, fieldSel string) cache.SharedIndexInformer {
+	ri := env.Cluster.Dynamic().Resource(rt.GVR).Namespace(rt.Namespace)
+	tweak := func(o metav1.ListOptions) metav1.ListOptions {
+		o.LabelSelector, o.FieldSelector = rt.LabelSelector, fieldSel
+		return o
+	}
+	record := func(err error) {
+		if err == nil || errors.Is(err, context.Canceled) {
+			return
+		}
+		w.mu.Lock()
+		w.apiErr = err
+		w.mu.Unlock()
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			l, err := ri.List(ctx, tweak(o))
+			record(err)
+			return l, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			wi, err := ri.Watch(ctx, tweak(o))
+			record(err)
+			return wi, err
+		},
+	}
+	return cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, env.Cluster.Dynamic()),
+		&unstructured.Unstructured{}, cache.SharedIndexInformerOptions{ObjectDescription: rt.GVR.String()})
+}
+
+// informerStopWait bounds how long a finished wait waits for its informer
+// to return: client-go's reflector sleeps out its backoff without looking
+// at the stop channel (6-12 s against an API server that is down), and a
+// wait must end on time. Handlers that run later only update w, under its
+// lock, after the step has read it.
+const informerStopWait = 200 * time.Millisecond
+
 // start runs the informer until ctx ends; the channel is closed when it has
 // stopped.
 func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, error) {
@@ -307,10 +353,7 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 	if rt.Name != "" {
 		fieldSel = fields.OneTermEqualSelector("metadata.name", rt.Name).String()
 	}
-	inf := dynamicinformer.NewFilteredDynamicInformer(env.Cluster.Dynamic(), rt.GVR, rt.Namespace, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) {
-			o.LabelSelector, o.FieldSelector = rt.LabelSelector, fieldSel
-		}).Informer()
+	inf := w.informer(env, rt, fieldSel)
 	if !w.keepManagedFields {
 		if err := inf.SetTransform(dropManagedFields); err != nil {
 			return nil, err
