@@ -93,10 +93,8 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	stop()
 
 	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second})
-	// The model predicts about two passes over every replica (create, attach).
-	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", time.Minute+6*jamWait(3*n, 20*time.Millisecond))
-	t.Logf("legacy-queue-jam mode: new volume created+attached in %v (ticket to attached %v); model: ~%v per replica pass",
-		legTotal, legAttach, jamWait(3*n, 20*time.Millisecond))
+	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", 10*time.Minute)
+	t.Logf("legacy-queue-jam mode: new volume created+attached in %v (ticket to attached %v)", legTotal, legAttach)
 
 	if legTotal < 3*defTotal || legTotal < 5*time.Second {
 		t.Errorf("legacy-queue-jam new volume took %v, default %v: want the jam measurably slower", legTotal, defTotal)
