@@ -38,6 +38,9 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 	started := r.Status.Started
 	want := desire
 	if im := s.nodeView(r.Spec.NodeID).imState; im != imRunning {
+		if started && desire == instRunning {
+			s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("instanceManager", im).Msg("replica's instance manager is not running")
+		}
 		switch {
 		case started && desire == instRunning && im == imError:
 			want = instError

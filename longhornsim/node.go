@@ -139,6 +139,12 @@ func (s *sim) syncLonghornNode(ctx context.Context, name string) (time.Duration,
 	if conditionsEqual(n.Status.Conditions, conds) {
 		return 0, nil
 	}
+	for _, p := range n.Status.Conditions {
+		if p.Type == nodeCondReady && p.Status != h.ready.Status {
+			s.log.Info().Str("node", name).Str("ready", h.ready.Status).Str("reason", h.ready.Reason).Str("message", h.ready.Message).
+				Msg("Longhorn node readiness changed")
+		}
+	}
 	diskReady := condition{Type: "Ready", Status: "True", Message: fmt.Sprintf("Disk %v(/var/lib/longhorn/) on node %v is ready", defaultDiskName(name), name)}
 	diskSched := condition{Type: "Schedulable", Status: "True", Message: fmt.Sprintf("Disk %v(/var/lib/longhorn/) on node %v is schedulable", defaultDiskName(name), name)}
 	if h.ready.Status != "True" {
