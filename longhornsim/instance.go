@@ -38,9 +38,6 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 	started := r.Status.Started
 	want := desire
 	if im := s.nodeView(r.Spec.NodeID).imState; im != imRunning {
-		if started && desire == instRunning {
-			s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("instanceManager", im).Msg("replica's instance manager is not running")
-		}
 		switch {
 		case started && desire == instRunning && im == imError:
 			want = instError
@@ -58,6 +55,9 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 	}
 	if r.Status.CurrentState == want {
 		return 0, nil
+	}
+	if want == instError || want == instUnknown {
+		s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("state", want).Msg("replica lost: its instance manager does not run")
 	}
 	status := map[string]any{"currentState": want, "ownerID": r.Spec.NodeID}
 	switch want {
