@@ -66,20 +66,44 @@ func (s *sim) markFailedReplicas(ctx context.Context, v *volume, replicas []*ins
 	return changed, errors.Join(errs...)
 }
 
-// markHealthyReplicas stamps spec.healthyAt on replicas the engine reports
-// RW for the first time and resets their rebuildRetryCount, as
+// markHealthyReplicas stamps spec.healthyAt on rebuilt replicas the engine
+// now reports RW and resets their rebuildRetryCount, as
 // ReconcileEngineReplicaState does; a rebuilt replica thereby stops counting
-// against the rebuild limit.
+// against the rebuild limit. Longhorn stamps every replica the first time it
+// is RW; the simulator only stamps those that went through a rebuild (WO),
+// saving a write per replica of every new volume.
 func (s *sim) markHealthyReplicas(ctx context.Context, replicas []*instance, e *instance) error {
 	now := nowString()
 	var errs []error
 	for _, r := range usableReplicas(replicas) {
-		if e.Status.ReplicaModeMap[r.Name] == modeRW && r.Spec.HealthyAt == "" {
+		if r.Spec.HealthyAt != "" {
+			s.forgetRebuilt(r.Name)
+			continue
+		}
+		if e.Status.ReplicaModeMap[r.Name] == modeRW && (r.Spec.RebuildRetryCount != 0 || s.wasRebuilt(r.Name)) {
 			errs = append(errs, s.patch(ctx, replicaGVR, r.Name, map[string]any{"spec": map[string]any{
 				"healthyAt": now, "lastHealthyAt": now, "rebuildRetryCount": 0}}))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *sim) markRebuilt(replica string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rebuilt[replica] = true
+}
+
+func (s *sim) wasRebuilt(replica string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rebuilt[replica]
+}
+
+func (s *sim) forgetRebuilt(replica string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rebuilt, replica)
 }
 
 // replenishView is what planReplenish needs to know about an attached
@@ -182,17 +206,11 @@ func (s *sim) applyReplenish(ctx context.Context, v *volume, replicas []*instanc
 }
 
 // cleanupStaleReplicas deletes failed replicas that failed longer than the
-// volume's staleReplicaTimeout (minutes) ago, as long as a healthy replica
-// remains (cleanupCorruptedOrStaleReplicas). It returns when to look again.
-func (s *sim) cleanupStaleReplicas(ctx context.Context, v *volume, replicas []*instance) (time.Duration, error) {
-	if v.Spec.StaleReplicaTimeout <= 0 {
-		return 0, nil
-	}
-	healthy := false
-	for _, r := range usableReplicas(replicas) {
-		healthy = healthy || r.Spec.HealthyAt != ""
-	}
-	if !healthy {
+// volume's staleReplicaTimeout (minutes) ago, as long as a healthy (RW)
+// replica remains (cleanupCorruptedOrStaleReplicas). It returns when to look
+// again.
+func (s *sim) cleanupStaleReplicas(ctx context.Context, v *volume, replicas []*instance, healthy bool) (time.Duration, error) {
+	if v.Spec.StaleReplicaTimeout <= 0 || !healthy {
 		return 0, nil
 	}
 	timeout := s.scaled(time.Duration(v.Spec.StaleReplicaTimeout) * time.Minute)

@@ -22,6 +22,7 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 	if err != nil || r == nil {
 		if r == nil && err == nil {
 			s.forgetRebuild(name)
+			s.forgetRebuilt(name)
 		}
 		return 0, err
 	}
@@ -78,20 +79,43 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 
 // canStartRebuild is CanStartRebuildingReplica: fewer than the limit of
 // rebuilding replicas run or start on the replica's node (a limit below 1
-// blocks nothing; 0 disables replenishment in the volume controller).
+// blocks nothing; 0 disables replenishment in the volume controller). Like
+// Longhorn it keeps the replicas it let start in a map under a lock, so
+// that workers deciding at the same time do not both see a free slot.
 func (s *sim) canStartRebuild(r *instance) bool {
 	limit := s.settingInt(SettingConcurrentReplicaRebuildPerNodeLimit)
 	if limit < 1 {
 		return true
 	}
 	others, _ := listLH[instance](s.replicas, byNode, r.Spec.NodeID)
-	busy := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	onNode := map[string]*instance{}
 	for _, o := range others {
-		if o.Name != r.Name && isRebuildingReplica(o) && (o.Status.CurrentState == instRunning || o.Status.CurrentState == instStarting) {
-			busy++
+		onNode[o.Name] = o
+		if isRebuildingReplica(o) && (o.Status.CurrentState == instRunning || o.Status.CurrentState == instStarting) {
+			s.inProgress[o.Name] = r.Spec.NodeID
 		}
 	}
-	return int64(busy) < limit
+	busy := 0
+	for name, node := range s.inProgress {
+		if node != r.Spec.NodeID {
+			continue
+		}
+		if name == r.Name {
+			return true
+		}
+		if o, ok := onNode[name]; !ok || !isRebuildingReplica(o) {
+			delete(s.inProgress, name)
+			continue
+		}
+		busy++
+	}
+	if int64(busy) >= limit {
+		return false
+	}
+	s.inProgress[r.Name] = r.Spec.NodeID
+	return true
 }
 
 // longhornEngineImage is what instances report as their image.
@@ -272,6 +296,7 @@ func (s *sim) syncEngineReplicas(ctx context.Context, e *instance) (time.Duratio
 		if left <= 0 {
 			modes[r] = modeRW
 			s.forgetRebuild(r)
+			s.markRebuilt(r)
 			continue
 		}
 		if requeue == 0 || left < requeue {

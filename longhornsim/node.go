@@ -236,7 +236,30 @@ type nodeView struct {
 	imState     string // instance manager state; instances cannot start unless running
 }
 
+// nodeView returns the node's view, kept up to date by the Longhorn node
+// and instance manager event handlers (refreshNodeView) so that the many
+// syncs that ask do not convert the node each time.
 func (s *sim) nodeView(name string) nodeView {
+	s.mu.Lock()
+	v, ok := s.nodeViews[name]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	return s.computeNodeView(name)
+}
+
+func (s *sim) refreshNodeView(name string) {
+	if name == "" {
+		return
+	}
+	v := s.computeNodeView(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nodeViews[name] = v
+}
+
+func (s *sim) computeNodeView(name string) nodeView {
 	if name == "" {
 		return nodeView{}
 	}

@@ -108,6 +108,9 @@ type sim struct {
 	biStart     map[string]time.Time              // backing image name -> download start
 	engineStart map[string]time.Time              // engine name -> start of "starting"
 	rebuildFrom map[string]time.Time              // replica name -> start of its rebuild (WO)
+	rebuilt     map[string]bool                   // replicas that went WO -> RW, until healthyAt is stamped
+	nodeViews   map[string]nodeView               // node name -> what the controllers read about it
+	inProgress  map[string]string                 // rebuilding replica let start -> its node
 	expected    map[string]map[string]expectation // volume -> replicas created, not yet cached
 	claimOf     map[string]string                 // volume -> key of the claim waiting for it
 }
@@ -123,6 +126,9 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 		biStart:     map[string]time.Time{},
 		engineStart: map[string]time.Time{},
 		rebuildFrom: map[string]time.Time{},
+		rebuilt:     map[string]bool{},
+		nodeViews:   map[string]nodeView{},
+		inProgress:  map[string]string{},
 		expected:    map[string]map[string]expectation{},
 		claimOf:     map[string]string{},
 	}
@@ -307,6 +313,7 @@ func (s *sim) addHandlers() {
 	}))
 	s.lhNodes.AddEventHandler(handlerFunc(func(obj any) {
 		name := nameOf(obj)
+		s.refreshNodeView(name)
 		s.nodeCtl.add(name)
 		s.enqueueVolumesOnNode(name)
 		// A node that turns schedulable may take the replicas of volumes
@@ -320,6 +327,7 @@ func (s *sim) addHandlers() {
 	s.ims.AddEventHandler(handlerFunc(func(obj any) {
 		// enqueueInstanceManagerChange: the replicas on the manager's node.
 		node := specString(obj, "nodeID")
+		s.refreshNodeView(node)
 		reps, _ := s.replicas.GetIndexer().ByIndex(byNode, node)
 		for _, r := range reps {
 			s.repCtl.add(nameOf(r))

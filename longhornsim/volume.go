@@ -346,7 +346,7 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		if err := s.applyReplenish(ctx, v, replicas, plan); err != nil {
 			return 0, err
 		}
-		wait, err := s.cleanupStaleReplicas(ctx, v, replicas)
+		wait, err := s.cleanupStaleReplicas(ctx, v, replicas, rwCount(replicas, engine) > 0)
 		if err != nil {
 			return 0, err
 		}
