@@ -18,33 +18,32 @@ func TestLonghornNodeHealth(t *testing.T) {
 		return n
 	}
 	tests := []struct {
-		name        string
-		kn          *corev1.Node
-		cordonOff   bool
-		wantReady   string
-		wantReason  string
-		wantSched   string
-		wantIM      string
-		wantDownish bool
+		name       string
+		kn         *corev1.Node
+		cordonOff  bool
+		wantReady  string
+		wantReason string
+		wantSched  string
+		wantIM     string
 	}{
-		{"ready", node(nil), true, "True", "", "True", imRunning, false},
-		{"gone", nil, true, "False", nodeReasonKubernetesNodeGone, "True", imUnknown, true},
-		{"deleting", node(func(n *corev1.Node) { n.DeletionTimestamp = &metav1.Time{} }), true, "False", nodeReasonKubernetesNodeGone, "True", imUnknown, true},
-		{"not ready", node(func(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionUnknown }), true, "False", nodeReasonKubernetesNodeNotReady, "True", imUnknown, true},
+		{"ready", node(nil), true, "True", "", "True", imRunning},
+		{"gone", nil, true, "False", nodeReasonKubernetesNodeGone, "True", imUnknown},
+		{"deleting", node(func(n *corev1.Node) { n.DeletionTimestamp = &metav1.Time{} }), true, "False", nodeReasonKubernetesNodeGone, "True", imUnknown},
+		{"not ready", node(func(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionUnknown }), true, "False", nodeReasonKubernetesNodeNotReady, "True", imUnknown},
 		{"NoExecute taint evicts the manager", node(func(n *corev1.Node) {
 			n.Spec.Taints = []corev1.Taint{{Key: "example.com/down", Effect: corev1.TaintEffectNoExecute}}
-		}), true, "False", nodeReasonManagerPodDown, "True", imError, false},
+		}), true, "False", nodeReasonManagerPodDown, "True", imError},
 		{"NoSchedule taint is harmless", node(func(n *corev1.Node) {
 			n.Spec.Taints = []corev1.Taint{{Key: "example.com/busy", Effect: corev1.TaintEffectNoSchedule}}
-		}), true, "True", "", "True", imRunning, false},
+		}), true, "True", "", "True", imRunning},
 		{"not-ready NoExecute is tolerated, Ready decides", node(func(n *corev1.Node) {
 			n.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute}}
-		}), true, "True", "", "True", imRunning, false},
+		}), true, "True", "", "True", imRunning},
 		{"pressure", node(func(n *corev1.Node) {
 			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeDiskPressure, Status: corev1.ConditionTrue})
-		}), true, "False", nodeReasonKubernetesNodePressure, "True", imRunning, false},
-		{"cordoned", node(func(n *corev1.Node) { n.Spec.Unschedulable = true }), true, "True", "", "False", imRunning, false},
-		{"cordoned, setting off", node(func(n *corev1.Node) { n.Spec.Unschedulable = true }), false, "True", "", "True", imRunning, false},
+		}), true, "False", nodeReasonKubernetesNodePressure, "True", imRunning},
+		{"cordoned", node(func(n *corev1.Node) { n.Spec.Unschedulable = true }), true, "True", "", "False", imRunning},
+		{"cordoned, setting off", node(func(n *corev1.Node) { n.Spec.Unschedulable = true }), false, "True", "", "True", imRunning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
