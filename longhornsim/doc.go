@@ -53,8 +53,9 @@
 // Measured on the 2-core test machine under load: the seed scenario at 10
 // pods (100 volumes, SpeedFactor 4) attaches its probe volume in ~18 s in
 // legacy mode (default mode at 8 pods: ~1 s); with 150 volumes a new volume
-// is created and attached in 0.8 s and deleted in 0.24 s in default mode,
-// and in 11.8 s and 13.5 s in legacy mode once the first resync passed.
+// is created and attached in 0.8 s and deleted in under a second in default
+// mode, and in 12–42 s and 10–41 s in legacy mode once the first resync
+// passed, growing with each resync.
 //
 // Not modelled: data and I/O, snapshots, backups, restores, clones,
 // expansion, RWX, data locality, auto-balance, zones, disk space, the v2
