@@ -494,6 +494,10 @@ func (c *Cluster) kwokArgs(config string) []string {
 		fmt.Sprintf("--server-address=127.0.0.1:%d", c.ports.kwok),
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
+		// Renew the nodes' leases (the node-heartbeat-with-lease stage
+		// relies on them); without, kube-controller-manager marks every node
+		// NotReady 50 s after its last status heartbeat and KWOK flips it back.
+		"--node-lease-duration-seconds=40",
 	}
 }
 

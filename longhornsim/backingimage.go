@@ -3,11 +3,13 @@ package longhornsim
 import (
 	"context"
 	"reflect"
+	"slices"
 	"time"
 )
 
 // Default backing image facts: Longhorn's webhook fills minNumberOfCopies
-// from the setting default-min-number-of-backing-image-copies (3); the size is
+// from the setting default-min-number-of-backing-image-copies (3; the
+// simulator reads the setting live); the size is
 // that of the parrot.qcow2 image the seed test downloads.
 const (
 	defaultMinNumberOfCopies = 3
@@ -60,10 +62,19 @@ func (s *sim) syncBackingImage(ctx context.Context, name string) (time.Duration,
 		return 0, err
 	}
 	if bi.DeletionTimestamp != nil {
+		// The backing image controller drops Longhorn's finalizer (the
+		// admission webhook adds it) once the files are cleaned up.
+		if slices.Contains(bi.Finalizers, longhornFinalizer) {
+			return 0, s.removeFinalizer(ctx, backingImageGVR, name, bi.Finalizers, bi.ResourceVersion)
+		}
 		return 0, nil
 	}
 	if bi.Spec.MinNumberOfCopies == 0 {
-		return 0, s.patch(ctx, backingImageGVR, name, map[string]any{"spec": map[string]any{"minNumberOfCopies": defaultMinNumberOfCopies}})
+		n := s.settingInt(SettingDefaultMinNumberOfBackingImageCopies)
+		if n < 1 {
+			n = defaultMinNumberOfCopies
+		}
+		return 0, s.patch(ctx, backingImageGVR, name, map[string]any{"spec": map[string]any{"minNumberOfCopies": n}})
 	}
 	nodes := s.nodeNames()
 	if len(nodes) == 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 	"k8s.io/client-go/util/workqueue"
 )
 
@@ -18,37 +19,60 @@ type syncFunc func(ctx context.Context, key string) (requeue time.Duration, err 
 // backing image): the key is retried with backoff and nothing is logged.
 var errRetry = errors.New("retry later")
 
-// controller is a work queue with workers that call sync for each key. With
-// itemCost > 0 it has one worker that spends at least itemCost on every item,
-// so the queue drains at a fixed rate (the legacy queue-jam model).
+// controller is a work queue with workers that call sync for each key.
+//
+// A rate-limited controller (the legacy queue-jam model) enqueues every key
+// with AddRateLimited, as longhorn-manager 1.2's enqueueReplica did, through
+// Longhorn's EnhancedDefaultControllerRateLimiter; see longhornLimiter.
 type controller struct {
-	name     string
-	queue    workqueue.TypedRateLimitingInterface[string]
-	workers  int
-	itemCost time.Duration
-	sync     syncFunc
-	log      zerolog.Logger
+	name        string
+	queue       workqueue.TypedRateLimitingInterface[string]
+	workers     int
+	rateLimited bool
+	sync        syncFunc
+	log         zerolog.Logger
 }
 
-func newController(name string, workers int, itemCost time.Duration, log zerolog.Logger, sync syncFunc) *controller {
-	if itemCost > 0 {
-		workers = 1
-	}
+func newController(name string, workers int, log zerolog.Logger, sync syncFunc) *controller {
+	return newControllerWithLimiter(name, workers, false,
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](20*time.Millisecond, 10*time.Second), log, sync)
+}
+
+func newControllerWithLimiter(name string, workers int, rateLimited bool, limiter workqueue.TypedRateLimiter[string], log zerolog.Logger, sync syncFunc) *controller {
 	return &controller{
-		name: name,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](20*time.Millisecond, 10*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: name},
-		),
-		workers:  workers,
-		itemCost: itemCost,
-		sync:     sync,
-		log:      log.With().Str("controller", name).Logger(),
+		name:        name,
+		queue:       workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[string]{Name: name}),
+		workers:     workers,
+		rateLimited: rateLimited,
+		sync:        sync,
+		log:         log.With().Str("controller", name).Logger(),
 	}
 }
 
-// add enqueues a key; duplicates of a key still waiting are dropped.
-func (c *controller) add(key string) { c.queue.Add(key) }
+// longhornLimiter is longhorn-manager's EnhancedDefaultControllerRateLimiter
+// (controller/controller_manager.go in 1.2, base_controller.go today): the
+// larger of a per-key exponential backoff (5 ms doubling up to 1000 s, reset
+// by Forget) and one token bucket shared by all keys (100 per second, burst
+// 1000). The bucket hands out a reservation for every call, duplicates of a
+// waiting key included, so when calls outpace 100 a second the wait of every
+// new call grows. speed divides the durations and multiplies the rate.
+func longhornLimiter(speed float64) workqueue.TypedRateLimiter[string] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](
+			time.Duration(float64(5*time.Millisecond)/speed), time.Duration(float64(1000*time.Second)/speed)),
+		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(100*speed), 1000)},
+	)
+}
+
+// add enqueues a key; duplicates of a key still waiting are dropped. A
+// rate-limited controller delays the key by its limiter first.
+func (c *controller) add(key string) {
+	if c.rateLimited {
+		c.queue.AddRateLimited(key)
+		return
+	}
+	c.queue.Add(key)
+}
 
 // run processes keys until ctx ends, then shuts the queue down and waits
 // for the workers.
@@ -72,7 +96,6 @@ func (c *controller) processNext(ctx context.Context) bool {
 	if shutdown {
 		return false
 	}
-	start := time.Now()
 	requeue, err := c.sync(ctx, key)
 	switch {
 	case err != nil:
@@ -87,22 +110,5 @@ func (c *controller) processNext(ctx context.Context) bool {
 		c.queue.Forget(key)
 	}
 	c.queue.Done(key)
-	if c.itemCost > 0 {
-		if rest := c.itemCost - time.Since(start); rest > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(rest):
-			}
-		}
-	}
 	return true
-}
-
-// jamWait is the queue-jam model's expected wait for a key enqueued behind
-// backlog other keys in a queue drained at one key per itemCost.
-func jamWait(backlog int, itemCost time.Duration) time.Duration {
-	if backlog < 0 {
-		backlog = 0
-	}
-	return time.Duration(backlog+1) * itemCost
 }

@@ -1,69 +1,70 @@
 // Package longhornsim plays the part of Longhorn (longhorn.io/v1beta2, the
 // Longhorn ≥ 1.5 attachment model) on a local control plane whose nodes are
 // fake, so that scenarios written for a real Longhorn cluster run unchanged
-// against it.
+// against it, failures included. README.md in this folder is the page for
+// users: what is modelled, what is not, how a plan triggers each failure.
 //
 // InstallCRDs installs structural CRDs for BackingImage (lhbi), Volume (lhv),
-// Replica (lhr), Engine (lhe) and VolumeAttachment (lhva), the
-// longhorn-system namespace and the CSIDriver driver.longhorn.io. Run
-// installs them (Options.CRDs: CRDsKeep leaves installed CRDs, e.g.
-// Longhorn's own, alone), serves Longhorn's admission webhook (below) and
-// runs informer-driven controllers with work queues:
+// Replica (lhr), Engine (lhe), VolumeAttachment (lhva), Node (lhn), Setting
+// (lhs) and InstanceManager (lhim), the longhorn-system namespace and the
+// CSIDriver driver.longhorn.io. Run installs them (Options.CRDs: CRDsKeep
+// leaves installed CRDs, e.g. Longhorn's own, alone), serves Longhorn's
+// admission webhook (see Admission), creates the settings
+// Longhorn creates (with Longhorn's defaults, read live afterwards) and runs
+// informer-driven controllers with work queues, each after the
+// longhorn-manager controller it names:
 //
-//   - backing images: the file on each node's one disk (a stable fake disk
-//     UUID per node) goes pending → in-progress (progress) → ready within
-//     DownloadTime, then status.checksum, size and virtualSize are set.
-//   - CSI provisioning (external provisioner + CreateVolume): a claim of a
-//     driver.longhorn.io class gets a Volume pvc-<claim uid>, then a PV bound
-//     to the claim; a missing backing image leaves the claim Pending with a
-//     Warning ProvisioningFailed event. A released PV with reclaim policy
-//     Delete loses its Volume (whose replicas, engine and VolumeAttachment go
-//     before its finalizer, see Admission) and is deleted.
-//   - volumes: replicas <vol>-r-<rand> on distinct nodes, engine <vol>-e-0,
-//     and, VolumeAttachmentDelay later, the longhorn.io VolumeAttachment of
-//     the same name. The tickets in spec.attachmentTickets decide
-//     spec.nodeID (a ticket for the current node keeps it, else the highest
-//     priority ticket wins, none detaches). Attaching waits for the backing
-//     image (condition WaitForBackingImage), starts the replicas, then the
-//     engine, which runs AttachTime later; the volume is then attached and
-//     healthy and the tickets for that node are satisfied, with the ticket's
-//     generation. Detaching stops engine and replicas.
-//   - CSI attach (external attacher + ControllerPublishVolume): a storage
-//     VolumeAttachment for driver.longhorn.io adds a csi-attacher-<hash>
-//     ticket and is marked attached once the ticket is satisfied; its
-//     deletion removes the ticket, waits for the detach and drops the
-//     attacher's finalizer.
+//   - nodes (node.go): a Longhorn node and an instance manager per
+//     Kubernetes node; Ready False with KubernetesNodeGone (node deleted),
+//     KubernetesNodeNotReady, or ManagerPodDown (a NoExecute taint evicted
+//     the manager), Schedulable False when cordoned.
+//   - backing images: files on each node's disk go pending → in-progress →
+//     ready within DownloadTime; minNumberOfCopies from the setting.
+//   - CSI provisioning and attach: claims get volumes pvc-<claim uid> and
+//     bound PVs; storage VolumeAttachments become csi-attacher tickets.
+//   - volumes (volume.go, failures.go): replicas on distinct schedulable
+//     nodes, the engine, the VolumeAttachment; tickets decide spec.nodeID and
+//     spec.disableFrontend; attaching waits for the backing image
+//     (WaitForBackingImage) and for the engine's node. Replicas whose
+//     instance manager stops are marked failed; an attached volume is
+//     degraded, waits replica-replenishment-wait-interval for a failed
+//     replica to come back (reusing it if it does), then rebuilds a new one,
+//     one at a time. status.kubernetesStatus follows the PV, claim and pods.
+//   - replicas and engines (instance.go): currentState follows desireState
+//     where the instance manager runs (unknown or error where it does not);
+//     rebuilding replicas start within concurrent-replica-rebuild-per-node-
+//     limit; the engine's replicaModeMap has RW, WO for size ÷ RebuildRate
+//     while rebuilding, and ERR for a lost replica.
 //
 // # The legacy-queue-jam model (Longhorn issue 3242, fixed in 1.2.3)
 //
-// Replicas are brought to their desired state (stopped, running) by a
-// replica work queue. Creating a volume needs each of its replicas processed
-// once; attaching and detaching need them processed again. In default mode
-// that queue has Workers workers and backing-image events enqueue only the
-// replicas that use the image, as after the fix.
+// In ModeLegacyQueueJam the replica queue is longhorn-manager 1.2.2's: 5
+// workers, every enqueue AddRateLimited through Longhorn's rate limiter (a
+// per-key exponential backoff from 5 ms to 1000 s, and a token bucket of
+// 100 per second with a burst of 1000; longhornLimiter), informers resyncing
+// every ResyncPeriod (30 s), and every backing image event, resyncs included,
+// enqueueing every replica on the disks of the image's diskFileStatusMap. The
+// bucket reserves a token for every call, duplicates included: with 10
+// backing images a resync asks for about 12 × replicas tokens against the
+// 3,000 granted in 30 s, so above ~250 replicas the wait grows with every
+// resync instead of levelling off. Creating, attaching and deleting a volume
+// all wait for replica processing (deletion through the replicas'
+// finalizers). Default mode is the fix (PR 1166): backing image events wake
+// only the replicas that use the image, without rate limit or resync.
 //
-// In ModeLegacyQueueJam the replica queue has one worker that spends
-// JamItemCost on every item, so it drains at 1/JamItemCost items a second,
-// and every backing-image event, whether or not any volume uses the image,
-// enqueues every replica of the cluster. The backing-image informer also
-// resyncs every BackingImageRefresh, as Longhorn 1.2's informers resynced
-// (30 s) and its backing image manager refreshed status; a resync delivers an
-// update event for each backing image without writing to the API. The queue
-// deduplicates keys, so it holds at most one entry per replica, but it is
-// refilled faster than it drains as soon as replicas × JamItemCost exceeds
-// BackingImageRefresh ÷ backing images. A replica enqueued then waits for
-// the backlog ahead of it: about replicas × JamItemCost (jamWait). With 300
-// volumes (900 replicas) and the default 20 ms that is ~18 s per step, and a
-// new volume needs two steps (create, attach); with 2,500 volumes it is
-// ~2.5 minutes per step. In default mode a new volume attaches in about
-// ProvisionTime + AttachTime whatever the number of volumes.
+// Measured on the 2-core test machine under load: the seed scenario at 10
+// pods (100 volumes, SpeedFactor 4) attaches its probe volume in ~18 s in
+// legacy mode (default mode at 8 pods: ~1 s); with 150 volumes a new volume
+// is created and attached in 0.8 s and deleted in under a second in default
+// mode, and in 12–42 s and 10–41 s in legacy mode once the first resync
+// passed, growing with each resync.
 //
-// Measured on the 2-core test machine (integration tests, default timings):
-// with 300 volumes a new volume is created and attached through a longhorn-ui
-// ticket in ~0.65 s in default mode and ~34 s in legacy-queue-jam mode; with
-// 2,500 volumes (7,500 replicas) ~0.64 s and ~5 min 19 s. The seed's
-// StatefulSet at 25 pods (250 volumes) is ready in ~23 s (default) and ~39 s
-// (legacy), after which a new volume attaches in ~0.64 s and ~30 s.
+// Not modelled: data and I/O, snapshots, backups, restores, clones,
+// expansion, RWX, data locality, auto-balance, zones, disk space, the v2
+// engine; eviction (evictionRequested only keeps new replicas off); engine
+// failures (a volume whose engine's node goes down stays attached with
+// robustness unknown, no auto-salvage); Longhorn's own pods; the admission
+// webhook's validation and ticket generation bumps.
 //
 // # Admission (webhook*.go)
 //
@@ -113,14 +114,11 @@
 // minute: the seed's cleanup deletes its backing images while the volumes'
 // replicas are still being deleted, which Longhorn refuses.
 //
-// Not modelled: the jam does not slow volume deletion (the finalizer
-// controller deletes replicas and engines off the jammed queue), replicas never fail or rebuild, and
-// spec.healthyAt and status.kubernetesStatus are not written. The webhook
-// models only the checks above (not, e.g., settings, nodes or the
-// validators of other kinds).
+// The webhook models only the checks above (not, e.g., settings, nodes or
+// the validators of other kinds).
 //
-// All durations are divided by SpeedFactor. The simulator writes only
-// objects Longhorn or its CSI sidecars would write; it never polls the API in
-// a loop (waits are work-queue requeues) except while starting (CRDs
-// Established, webhook called), and it has no package state.
+// All durations, those of Options and of Longhorn's settings, are divided by
+// SpeedFactor. The simulator writes only objects Longhorn or its CSI sidecars
+// would write; it never polls the API in a loop (waits are work-queue
+// requeues) and it has no package state.
 package longhornsim

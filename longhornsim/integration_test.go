@@ -386,6 +386,12 @@ func TestIntegrationStatefulSetWithBackingImage(t *testing.T) {
 			if str(v, "status", "currentNodeID") != p.Spec.NodeName || str(v, "spec", "backingImage") != "it-sts-bi" {
 				t.Errorf("volume %s on %s backing image %s; pod %s on %s", vol, str(v, "status", "currentNodeID"), str(v, "spec", "backingImage"), p.Name, p.Spec.NodeName)
 			}
+			ks, _, _ := unstructured.NestedMap(v.Object, "status", "kubernetesStatus")
+			ws, _ := ks["workloadsStatus"].([]any)
+			if ks["pvName"] != vol || ks["pvcName"] != c.Name || ks["namespace"] != ns || ks["pvStatus"] != "Bound" || len(ws) != 1 ||
+				ws[0].(map[string]any)["podName"] != p.Name || ws[0].(map[string]any)["workloadType"] != "StatefulSet" {
+				t.Errorf("volume %s kubernetesStatus %v, want PV %s, claim %s/%s, pod %s of a StatefulSet", vol, ks, vol, ns, c.Name, p.Name)
+			}
 			va := e.getLH(lhvaGVR, vol)
 			tickets, _, _ := unstructured.NestedMap(va.Object, "spec", "attachmentTickets")
 			if _, ok := tickets[csiTicketID(vol, p.Spec.NodeName)]; !ok || len(tickets) != 1 {

@@ -21,7 +21,7 @@ func jamVolumes(t *testing.T) int {
 		}
 		return n
 	}
-	return 300
+	return 150
 }
 
 // probe creates a volume using a backing image, attaches it to node-1 with
@@ -44,10 +44,27 @@ func (e *env) probe(name, bi string, timeout time.Duration) (total, attach time.
 	return time.Since(start), time.Since(ticketAt)
 }
 
-// TestIntegrationLegacyQueueJam measures, with a few hundred volumes and ten
+// deleteProbe deletes a volume and returns how long it took to be gone
+// (its replicas' finalizers go through the replica queue).
+func (e *env) deleteProbe(name string, timeout time.Duration) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	if err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Delete(e.ctx, name, metav1.DeleteOptions{}); err != nil {
+		e.t.Fatalf("delete volume %s: %v", name, err)
+	}
+	e.waitFor(timeout, name+" gone", func() (bool, string) {
+		v := e.getLH(volumeGVR, name)
+		return v == nil, "state=" + str(v, "status", "state")
+	})
+	return time.Since(start)
+}
+
+// TestIntegrationLegacyQueueJam measures, with 150 volumes and ten
 // backing images of which five are unused, how long a new volume takes to be
-// created and attached by the default simulator and by the legacy-queue-jam
-// one (Longhorn issue 3242).
+// created and attached, then deleted, by the default simulator and by the
+// legacy-queue-jam one (Longhorn issue 3242). The legacy simulator runs four
+// times faster (SpeedFactor 4): the jam's growth per second does not depend
+// on the speed (resyncs and the token bucket scale alike), its start does.
 func TestIntegrationLegacyQueueJam(t *testing.T) {
 	e := connect(t)
 	n := jamVolumes(t)
@@ -89,16 +106,31 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	t.Logf("default mode: %d volumes (%d replicas) created in %v", n, 3*n, time.Since(start))
 
 	defTotal, defAttach := e.probe("it-jam-probe-default", "it-jam-bi-1", time.Minute)
-	t.Logf("default mode: new volume created+attached in %v (ticket to attached %v)", defTotal, defAttach)
+	defDelete := e.deleteProbe("it-jam-probe-default", time.Minute)
+	t.Logf("default mode: new volume created+attached in %v (ticket to attached %v), deleted in %v", defTotal, defAttach, defDelete)
 	stop()
 
-	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second})
-	// The model predicts about two passes over every replica (create, attach).
-	legTotal, legAttach := e.probe("it-jam-probe-legacy", "it-jam-bi-1", time.Minute+6*jamWait(3*n, 20*time.Millisecond))
-	t.Logf("legacy-queue-jam mode: new volume created+attached in %v (ticket to attached %v); model: ~%v per replica pass",
-		legTotal, legAttach, jamWait(3*n, 20*time.Millisecond))
+	// The jam builds up with time: each resync (every 30 s, 7.5 s at speed
+	// 4) adds more token reservations than the bucket grants. Probe one
+	// volume after another until three resyncs have passed; the waits grow.
+	const speed = 4
+	legacyStart := time.Now()
+	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second, SpeedFactor: speed})
+	var legTotal, legDelete time.Duration
+	for i := 0; i < 2 || time.Since(legacyStart) < 3*30*time.Second/speed; i++ {
+		name := fmt.Sprintf("it-jam-probe-legacy-%d", i)
+		at := time.Since(legacyStart).Round(100 * time.Millisecond)
+		var legAttach time.Duration
+		legTotal, legAttach = e.probe(name, "it-jam-bi-1", 10*time.Minute)
+		legDelete = e.deleteProbe(name, 10*time.Minute)
+		t.Logf("legacy-queue-jam mode (speed %d), %v after start: new volume created+attached in %v (ticket to attached %v), deleted in %v",
+			speed, at, legTotal, legAttach, legDelete)
+	}
 
-	if legTotal < 3*defTotal || legTotal < 5*time.Second {
+	if legTotal < 3*defTotal || legTotal < 3*time.Second {
 		t.Errorf("legacy-queue-jam new volume took %v, default %v: want the jam measurably slower", legTotal, defTotal)
+	}
+	if legDelete < 3*defDelete || legDelete < 3*time.Second {
+		t.Errorf("legacy-queue-jam deletion took %v, default %v: want the jam to slow deletion too", legDelete, defDelete)
 	}
 }

@@ -13,8 +13,9 @@ const (
 	// backing-image events only wake the replicas that use the image, and the
 	// replica queue has several workers.
 	ModeDefault = "default"
-	// ModeLegacyQueueJam models Longhorn 1.2.2 and older: every backing-image
-	// event enqueues every replica into one slowly drained queue.
+	// ModeLegacyQueueJam models Longhorn 1.2.2 and older (issue 3242): every
+	// backing-image event, the 30 s resyncs included, enqueues every replica
+	// on the image's disks into the rate-limited replica queue.
 	ModeLegacyQueueJam = "legacy-queue-jam"
 )
 
@@ -35,21 +36,24 @@ type Options struct {
 	ProvisionTime time.Duration
 	// AttachTime is how long an engine takes to start once its replicas run.
 	AttachTime time.Duration
-	// SpeedFactor divides every simulated duration above and the legacy
-	// model's durations below; 2 runs the simulation twice as fast.
+	// SpeedFactor divides every simulated duration, those above, the legacy
+	// model's, and the durations of Longhorn's settings (for example
+	// replica-replenishment-wait-interval), and multiplies RebuildRate and the
+	// legacy queue's rate; 2 runs the simulation twice as fast.
 	SpeedFactor float64
 
 	// VolumeAttachmentDelay is how long after a volume its longhorn.io
 	// VolumeAttachment appears.
 	VolumeAttachmentDelay time.Duration
 
-	// JamItemCost is, in legacy-queue-jam mode, the time the single replica
-	// worker spends on each queued replica (the queue drains at 1/JamItemCost).
-	JamItemCost time.Duration
-	// BackingImageRefresh is, in legacy-queue-jam mode, how often each backing
-	// image produces a status refresh event (Longhorn's backing image manager
-	// monitor plus the 30s informer resync).
-	BackingImageRefresh time.Duration
+	// RebuildRate is how many bytes a second a replica rebuild copies: a
+	// rebuilding replica stays WO for its volume's size / RebuildRate.
+	RebuildRate int64
+
+	// ResyncPeriod is, in legacy-queue-jam mode, the resync period of the
+	// Longhorn informers (longhorn-manager 1.2 resynced every informer every
+	// 30 s; each resync is an update event for every object).
+	ResyncPeriod time.Duration
 
 	// Workers is the number of workers of each ordinary work queue.
 	Workers int
@@ -91,8 +95,11 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.ProvisionTime, 200*time.Millisecond)
 	def(&o.AttachTime, 300*time.Millisecond)
 	def(&o.VolumeAttachmentDelay, 100*time.Millisecond)
-	def(&o.JamItemCost, 20*time.Millisecond)
-	def(&o.BackingImageRefresh, 5*time.Second)
+	def(&o.ResyncPeriod, 30*time.Second)
+	if o.RebuildRate <= 0 {
+		o.RebuildRate = 100 << 20
+	}
+	o.RebuildRate = int64(float64(o.RebuildRate) * o.SpeedFactor)
 	if o.Workers <= 0 {
 		o.Workers = 8
 	}

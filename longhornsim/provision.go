@@ -80,7 +80,7 @@ func (s *sim) syncClaim(ctx context.Context, key string) (time.Duration, error) 
 	if vol == nil {
 		s.recorder.Eventf(pvc, corev1.EventTypeNormal, "Provisioning", "External provisioner is provisioning volume for claim %q", key)
 		s.watchVolumeFor(volName, key)
-		if err := s.create(ctx, volumeGVR, newClaimVolume(volName, pvc, sc)); err != nil {
+		if err := s.create(ctx, volumeGVR, newClaimVolume(volName, pvc, sc, int(s.settingInt(SettingDefaultReplicaCount)))); err != nil {
 			return 0, err
 		}
 		return claimRecheck, nil
@@ -131,8 +131,8 @@ func claimSize(pvc *corev1.PersistentVolumeClaim) int64 {
 }
 
 // newClaimVolume is the Longhorn volume CreateVolume makes for a claim.
-func newClaimVolume(name string, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) map[string]any {
-	replicas := defaultNumberOfReplicas
+func newClaimVolume(name string, pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass, defaultReplicas int) map[string]any {
+	replicas := defaultReplicas
 	if n, err := strconv.Atoi(sc.Parameters["numberOfReplicas"]); err == nil && n > 0 {
 		replicas = n
 	}
@@ -156,7 +156,7 @@ func newClaimVolume(name string, pvc *corev1.PersistentVolumeClaim, sc *storagev
 	return map[string]any{
 		"apiVersion": "longhorn.io/v1beta2",
 		"kind":       "Volume",
-		"metadata":   map[string]any{"name": name, "namespace": Namespace},
+		"metadata":   map[string]any{"name": name, "namespace": Namespace, "finalizers": []any{longhornFinalizer}},
 		"spec":       spec,
 	}
 }

@@ -35,7 +35,13 @@ const (
 	byVolume       = "volume"       // replicas, engines: spec.volumeName
 	byBackingImage = "backingImage" // volumes, replicas: spec.backingImage
 	byPV           = "pv"           // storage VolumeAttachments: spec.source.persistentVolumeName
+	byNode         = "node"         // replicas, engines: spec.nodeID
+	byDisk         = "disk"         // replicas: spec.diskID
+	byClaim        = "claim"        // pods: namespace/claim of each PVC volume
 )
+
+// legacyWorkers is longhorn-manager 1.2's Workers (controller_manager.go).
+const legacyWorkers = 5
 
 // Run installs the CRDs (idempotent) and runs the simulated Longhorn
 // controllers against the cluster at cfg until ctx ends. It returns nil when
@@ -48,7 +54,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	cfg.UserAgent = "longhorn-sim"
-	cfg.WarningHandler = rest.NoWarnings{} // e.g. the API server's advice on the finalizer name longhorn.io
+	// Longhorn's finalizer "longhorn.io" has no path, which the API server
+	// warns about on every write; Longhorn lives with that, its logs need not.
+	cfg.WarningHandler = rest.NoWarnings{}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create clientset: %w", err)
@@ -79,15 +87,18 @@ type sim struct {
 	pvs     corelisters.PersistentVolumeLister
 	classes storagelisters.StorageClassLister
 	csiVAs  cache.SharedIndexInformer
+	pods    cache.SharedIndexInformer
 
 	backingImages cache.SharedIndexInformer
 	volumes       cache.SharedIndexInformer
 	replicas      cache.SharedIndexInformer
 	engines       cache.SharedIndexInformer
 	lhvas         cache.SharedIndexInformer
+	lhNodes       cache.SharedIndexInformer
+	settings      cache.SharedIndexInformer
+	ims           cache.SharedIndexInformer
 
-	biCtl, volCtl, repCtl, engCtl, pvcCtl, pvCtl, csiCtl *controller
-	finCtl                                               *controller // webhook_finalizers.go
+	biCtl, volCtl, repCtl, engCtl, pvcCtl, pvCtl, csiCtl, nodeCtl *controller
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
@@ -96,6 +107,10 @@ type sim struct {
 	firstSeen   map[string]time.Time              // volume name -> first sync
 	biStart     map[string]time.Time              // backing image name -> download start
 	engineStart map[string]time.Time              // engine name -> start of "starting"
+	rebuildFrom map[string]time.Time              // replica name -> start of its rebuild (WO)
+	rebuilt     map[string]bool                   // replicas that went WO -> RW, until healthyAt is stamped
+	nodeViews   map[string]nodeView               // node name -> what the controllers read about it
+	inProgress  map[string]string                 // rebuilding replica let start -> its node
 	expected    map[string]map[string]expectation // volume -> replicas created, not yet cached
 	claimOf     map[string]string                 // volume -> key of the claim waiting for it
 }
@@ -110,33 +125,54 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 		firstSeen:   map[string]time.Time{},
 		biStart:     map[string]time.Time{},
 		engineStart: map[string]time.Time{},
+		rebuildFrom: map[string]time.Time{},
+		rebuilt:     map[string]bool{},
+		nodeViews:   map[string]nodeView{},
+		inProgress:  map[string]string{},
 		expected:    map[string]map[string]expectation{},
 		claimOf:     map[string]string{},
 	}
 	s.kubeInformers = informers.NewSharedInformerFactory(kube, 0)
-	s.lhInformers = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, Namespace, nil)
+	var resync time.Duration
+	if opts.Mode == ModeLegacyQueueJam {
+		// Longhorn 1.2 resynced every informer every 30 s; each resync is
+		// an update event for every object, backing images included.
+		resync = opts.ResyncPeriod
+	}
+	s.lhInformers = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, resync, Namespace, nil)
 
 	s.nodes = s.kubeInformers.Core().V1().Nodes().Lister()
 	s.pvcs = s.kubeInformers.Core().V1().PersistentVolumeClaims().Lister()
 	s.pvs = s.kubeInformers.Core().V1().PersistentVolumes().Lister()
 	s.classes = s.kubeInformers.Storage().V1().StorageClasses().Lister()
 	s.csiVAs = s.kubeInformers.Storage().V1().VolumeAttachments().Informer()
+	s.pods = s.kubeInformers.Core().V1().Pods().Informer()
 
-	if opts.Mode == ModeLegacyQueueJam {
-		// Longhorn 1.2 resynced every informer periodically, and the backing
-		// image manager refreshed backing image status; each of those became
-		// an update event in the replica controller's backing image handler.
-		s.backingImages = dynamicinformer.NewFilteredDynamicInformer(dyn, backingImageGVR, Namespace, opts.BackingImageRefresh, cache.Indexers{}, nil).Informer()
-	} else {
-		s.backingImages = s.lhInformers.ForResource(backingImageGVR).Informer()
-	}
+	s.backingImages = s.lhInformers.ForResource(backingImageGVR).Informer()
+	s.lhNodes = s.lhInformers.ForResource(lhNodeGVR).Informer()
+	s.settings = s.lhInformers.ForResource(settingGVR).Informer()
+	s.ims = s.lhInformers.ForResource(imGVR).Informer()
 	s.volumes = s.lhInformers.ForResource(volumeGVR).Informer()
 	s.replicas = s.lhInformers.ForResource(replicaGVR).Informer()
 	s.engines = s.lhInformers.ForResource(engineGVR).Informer()
 	s.lhvas = s.lhInformers.ForResource(lhvaGVR).Informer()
 
-	mustIndex(s.replicas, cache.Indexers{byVolume: specIndex("volumeName"), byBackingImage: specIndex("backingImage")})
-	mustIndex(s.engines, cache.Indexers{byVolume: specIndex("volumeName")})
+	mustIndex(s.replicas, cache.Indexers{byVolume: specIndex("volumeName"), byBackingImage: specIndex("backingImage"),
+		byNode: specIndex("nodeID"), byDisk: specIndex("diskID")})
+	mustIndex(s.engines, cache.Indexers{byVolume: specIndex("volumeName"), byNode: specIndex("nodeID")})
+	mustIndex(s.pods, cache.Indexers{byClaim: func(obj any) ([]string, error) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return nil, nil
+		}
+		var out []string
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				out = append(out, p.Namespace+"/"+v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+		return out, nil
+	}})
 	mustIndex(s.volumes, cache.Indexers{byBackingImage: specIndex("backingImage")})
 	mustIndex(s.csiVAs, cache.Indexers{byPV: func(obj any) ([]string, error) {
 		va, ok := obj.(*storagev1.VolumeAttachment)
@@ -147,23 +183,24 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 	}})
 
 	w := opts.Workers
-	s.biCtl = newController("backingimage", 2, 0, s.log, s.syncBackingImage)
-	s.volCtl = newController("volume", w, 0, s.log, s.syncVolume)
+	s.biCtl = newController("backingimage", 2, s.log, s.syncBackingImage)
+	s.volCtl = newController("volume", w, s.log, s.syncVolume)
 	if opts.Mode == ModeLegacyQueueJam {
-		s.repCtl = newController("replica", 1, opts.JamItemCost, s.log, s.syncReplica)
+		// longhorn-manager 1.2: 5 workers, every enqueue rate-limited.
+		s.repCtl = newControllerWithLimiter("replica", legacyWorkers, true, longhornLimiter(opts.SpeedFactor), s.log, s.syncReplica)
 	} else {
-		s.repCtl = newController("replica", w, 0, s.log, s.syncReplica)
+		s.repCtl = newController("replica", w, s.log, s.syncReplica)
 	}
-	s.engCtl = newController("engine", w, 0, s.log, s.syncEngine)
-	s.pvcCtl = newController("csi-provisioner", w, 0, s.log, s.syncClaim)
-	s.pvCtl = newController("csi-deleter", 2, 0, s.log, s.syncPV)
-	s.csiCtl = newController("csi-attacher", w, 0, s.log, s.syncCSIAttachment)
+	s.engCtl = newController("engine", w, s.log, s.syncEngine)
+	s.pvcCtl = newController("csi-provisioner", w, s.log, s.syncClaim)
+	s.pvCtl = newController("csi-deleter", 2, s.log, s.syncPV)
+	s.csiCtl = newController("csi-attacher", w, s.log, s.syncCSIAttachment)
+	s.nodeCtl = newController("node", 2, s.log, s.syncLonghornNode)
 
 	s.broadcaster = record.NewBroadcaster()
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: DriverName})
 
 	s.addHandlers()
-	s.addFinalizerHandlers()
 	return s
 }
 
@@ -221,6 +258,15 @@ func specString(obj any, field string) string {
 	return v
 }
 
+func statusString(obj any, field string) string {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return ""
+	}
+	v, _, _ := unstructured.NestedString(u.Object, "status", field)
+	return v
+}
+
 func (s *sim) addHandlers() {
 	s.backingImages.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { s.backingImageChanged(obj, true) },
@@ -243,10 +289,16 @@ func (s *sim) addHandlers() {
 			s.pvcCtl.add(key)
 		}
 	}))
-	s.replicas.AddEventHandler(handlerFunc(func(obj any) {
-		s.repCtl.add(nameOf(obj))
-		s.volCtl.add(specString(obj, "volumeName"))
-	}))
+	s.replicas.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.replicaChanged(nil, obj) },
+		UpdateFunc: func(old, obj any) { s.replicaChanged(old, obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			s.replicaChanged(nil, obj)
+		},
+	})
 	s.engines.AddEventHandler(handlerFunc(func(obj any) {
 		s.engCtl.add(nameOf(obj))
 		s.volCtl.add(specString(obj, "volumeName"))
@@ -259,16 +311,67 @@ func (s *sim) addHandlers() {
 		s.volCtl.add(vol)
 		s.enqueueCSIAttachments(vol)
 	}))
+	s.lhNodes.AddEventHandler(handlerFunc(func(obj any) {
+		name := nameOf(obj)
+		s.refreshNodeView(name)
+		s.nodeCtl.add(name)
+		s.enqueueVolumesOnNode(name)
+		// A node that turns schedulable may take the replicas of volumes
+		// still waiting for them.
+		for _, v := range s.volumes.GetStore().List() {
+			if st := statusString(v, "state"); st == "" || st == volStateCreating {
+				s.volCtl.add(nameOf(v))
+			}
+		}
+	}))
+	s.ims.AddEventHandler(handlerFunc(func(obj any) {
+		// enqueueInstanceManagerChange: the replicas on the manager's node.
+		node := specString(obj, "nodeID")
+		s.refreshNodeView(node)
+		reps, _ := s.replicas.GetIndexer().ByIndex(byNode, node)
+		for _, r := range reps {
+			s.repCtl.add(nameOf(r))
+		}
+		engs, _ := s.engines.GetIndexer().ByIndex(byNode, node)
+		for _, e := range engs {
+			s.engCtl.add(nameOf(e))
+		}
+	}))
+	s.settings.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.settingChanged(nil, obj) },
+		UpdateFunc: func(old, obj any) { s.settingChanged(old, obj) },
+	})
 	s.csiVAs.AddEventHandler(handlerFunc(func(obj any) { s.csiCtl.add(nameOf(obj)) }))
 	s.kubeInformers.Core().V1().PersistentVolumeClaims().Informer().AddEventHandler(handlerFunc(func(obj any) {
 		if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
 			s.pvcCtl.add(key)
 		}
+		if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok && pvc.Spec.VolumeName != "" {
+			s.volCtl.add(s.volumeOfPV(pvc.Spec.VolumeName))
+		}
 	}))
 	s.kubeInformers.Core().V1().PersistentVolumes().Informer().AddEventHandler(handlerFunc(func(obj any) {
 		s.pvCtl.add(nameOf(obj))
+		if pv, ok := obj.(*corev1.PersistentVolume); ok && pv.Spec.CSI != nil && pv.Spec.CSI.Driver == DriverName {
+			s.volCtl.add(pv.Spec.CSI.VolumeHandle)
+		}
 	}))
-	s.kubeInformers.Core().V1().Nodes().Informer().AddEventHandler(handlerFunc(func(any) {
+	s.pods.AddEventHandler(handlerFunc(func(obj any) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim == nil {
+				continue
+			}
+			if pvc, err := s.pvcs.PersistentVolumeClaims(p.Namespace).Get(v.PersistentVolumeClaim.ClaimName); err == nil && pvc.Spec.VolumeName != "" {
+				s.volCtl.add(s.volumeOfPV(pvc.Spec.VolumeName))
+			}
+		}
+	}))
+	s.kubeInformers.Core().V1().Nodes().Informer().AddEventHandler(handlerFunc(func(obj any) {
+		s.nodeCtl.add(nameOf(obj))
 		for _, k := range s.backingImages.GetStore().ListKeys() {
 			s.biCtl.add(nameFromKey(k))
 		}
@@ -276,16 +379,97 @@ func (s *sim) addHandlers() {
 	_ = s.kubeInformers.Storage().V1().StorageClasses().Informer()
 }
 
+// volumeOfPV is the Longhorn volume behind a PV (its CSI volume handle).
+func (s *sim) volumeOfPV(pvName string) string {
+	if pv, err := s.pvs.Get(pvName); err == nil && pv.Spec.CSI != nil && pv.Spec.CSI.Driver == DriverName {
+		return pv.Spec.CSI.VolumeHandle
+	}
+	return ""
+}
+
+// replicaChanged enqueues a replica, its volume and its engine. A replica that stops
+// rebuilding frees a rebuild slot on its node: the replica controller then
+// looks again at the node's other rebuilding replicas
+// (enqueueAllRebuildingReplicaOnCurrentNode).
+func (s *sim) replicaChanged(old, obj any) {
+	vol := specString(obj, "volumeName")
+	s.repCtl.add(nameOf(obj))
+	s.volCtl.add(vol)
+	if vol != "" {
+		// The engine monitors its replicas (replicaModeMap).
+		s.engCtl.add(engineName(vol))
+	}
+	if old == nil {
+		return
+	}
+	o, err1 := fromUnstructured[instance](old)
+	n, err2 := fromUnstructured[instance](obj)
+	if err1 == nil && err2 == nil && isRebuildingReplica(o) && !isRebuildingReplica(n) {
+		s.enqueueRebuildingReplicas(n.Spec.NodeID)
+	}
+}
+
+func (s *sim) enqueueRebuildingReplicas(node string) {
+	reps, _ := listLH[instance](s.replicas, byNode, node)
+	for _, r := range reps {
+		if isRebuildingReplica(r) {
+			s.repCtl.add(r.Name)
+		}
+	}
+}
+
+// settingChanged wakes what reads a setting that changed: volumes
+// (replica counts, the replenishment wait), nodes (scheduling on cordoned
+// nodes), and rebuilding replicas (the per-node rebuild limit).
+func (s *sim) settingChanged(old, obj any) {
+	if old != nil && old.(metav1.Object).GetResourceVersion() == obj.(metav1.Object).GetResourceVersion() {
+		return
+	}
+	switch nameOf(obj) {
+	case SettingConcurrentReplicaRebuildPerNodeLimit:
+		for _, n := range s.nodeNames() {
+			s.enqueueRebuildingReplicas(n)
+		}
+		fallthrough
+	case SettingReplicaReplenishmentWaitInterval, SettingDefaultReplicaCount:
+		for _, k := range s.volumes.GetStore().ListKeys() {
+			s.volCtl.add(nameFromKey(k))
+		}
+	case SettingDisableSchedulingOnCordonedNode:
+		for _, k := range s.lhNodes.GetStore().ListKeys() {
+			s.nodeCtl.add(nameFromKey(k))
+		}
+	}
+}
+
+// enqueueVolumesOnNode enqueues the volumes with a replica or the engine on
+// a node.
+func (s *sim) enqueueVolumesOnNode(node string) {
+	for _, inf := range []cache.SharedIndexInformer{s.replicas, s.engines} {
+		objs, _ := inf.GetIndexer().ByIndex(byNode, node)
+		for _, o := range objs {
+			s.volCtl.add(specString(o, "volumeName"))
+		}
+	}
+}
+
 // backingImageChanged reacts to a backing image event. The replica
-// controller's handler is where the two modes differ (Longhorn issue 3242):
-// legacy mode enqueues every replica for every event, resyncs included;
-// default mode enqueues only the replicas that use the image, and only on
-// real changes.
+// controller's handler is where the two modes differ (Longhorn issue 3242).
+// Legacy mode is longhorn-manager 1.2.2's enqueueBackingImageChange: for
+// every disk in the image's diskFileStatusMap, every replica on that disk,
+// whatever image it uses, for every event, resyncs included. Default mode is
+// the fix (PR 1166): only the replicas that use the image, on real changes.
 func (s *sim) backingImageChanged(obj any, changed bool) {
 	name := nameOf(obj)
 	if s.opts.Mode == ModeLegacyQueueJam {
-		for _, k := range s.replicas.GetStore().ListKeys() {
-			s.repCtl.add(nameFromKey(k))
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			files, _, _ := unstructured.NestedMap(u.Object, "status", "diskFileStatusMap")
+			for disk := range files {
+				reps, _ := s.replicas.GetIndexer().ByIndex(byDisk, disk)
+				for _, r := range reps {
+					s.repCtl.add(nameOf(r))
+				}
+			}
 		}
 	}
 	if !changed {
@@ -326,11 +510,8 @@ func (s *sim) run(ctx context.Context) error {
 
 	s.kubeInformers.Start(ctx.Done())
 	s.lhInformers.Start(ctx.Done())
-	if s.opts.Mode == ModeLegacyQueueJam {
-		go s.backingImages.Run(ctx.Done())
-	}
 	synced := []cache.InformerSynced{s.backingImages.HasSynced, s.volumes.HasSynced, s.replicas.HasSynced,
-		s.engines.HasSynced, s.lhvas.HasSynced, s.csiVAs.HasSynced}
+		s.engines.HasSynced, s.lhvas.HasSynced, s.csiVAs.HasSynced, s.lhNodes.HasSynced, s.settings.HasSynced, s.ims.HasSynced}
 	for _, ok := range s.kubeInformers.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("wait for Kubernetes caches: %w", context.Cause(ctx))
@@ -338,6 +519,9 @@ func (s *sim) run(ctx context.Context) error {
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("wait for Longhorn caches: %w", context.Cause(ctx))
+	}
+	if err := s.ensureSettings(ctx); err != nil {
+		return fmt.Errorf("create Longhorn settings: %w", err)
 	}
 	hook, err := s.startWebhook(ctx)
 	if err != nil {
@@ -347,7 +531,7 @@ func (s *sim) run(ctx context.Context) error {
 	s.log.Info().Msg("Longhorn simulator running")
 
 	var wg sync.WaitGroup
-	for _, c := range []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl, s.finCtl} {
+	for _, c := range s.controllers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -358,6 +542,10 @@ func (s *sim) run(ctx context.Context) error {
 	s.kubeInformers.Shutdown()
 	s.lhInformers.Shutdown()
 	return nil
+}
+
+func (s *sim) controllers() []*controller {
+	return []*controller{s.biCtl, s.volCtl, s.repCtl, s.engCtl, s.pvcCtl, s.pvCtl, s.csiCtl, s.nodeCtl}
 }
 
 // nodeNames lists the cluster's nodes, sorted.

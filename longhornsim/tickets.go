@@ -36,54 +36,79 @@ func attacherPriority(t string) int {
 // its node while some ticket asks for it; otherwise the ticket with the
 // highest priority (then the smallest id) wins. No ticket means detach ("").
 func desiredNode(tickets map[string]*attachmentTicket, current string) string {
-	if len(tickets) == 0 {
-		return ""
+	if t := desiredTicket(tickets, current); t != nil {
+		return t.NodeID
 	}
+	return ""
+}
+
+// desiredTicket is the ticket desiredNode follows, nil for none.
+func desiredTicket(tickets map[string]*attachmentTicket, current string) *attachmentTicket {
 	ids := make([]string, 0, len(tickets))
 	for id, t := range tickets {
 		if t == nil || t.NodeID == "" {
 			continue
 		}
-		if current != "" && t.NodeID == current {
-			return current
-		}
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return ""
+		return nil
 	}
 	sort.Slice(ids, func(i, j int) bool {
-		pi, pj := attacherPriority(tickets[ids[i]].Type), attacherPriority(tickets[ids[j]].Type)
+		ti, tj := tickets[ids[i]], tickets[ids[j]]
+		if current != "" && (ti.NodeID == current) != (tj.NodeID == current) {
+			return ti.NodeID == current
+		}
+		pi, pj := attacherPriority(ti.Type), attacherPriority(tj.Type)
 		if pi != pj {
 			return pi > pj
 		}
 		return ids[i] < ids[j]
 	})
-	return tickets[ids[0]].NodeID
+	return tickets[ids[0]]
+}
+
+// attachState is what the tickets' statuses depend on.
+type attachState struct {
+	node            string // where the volume is attached, "" when it is not
+	disableFrontend bool   // the volume's spec.disableFrontend
+	wantNode        string // where it should attach
+	blocked         string // why it cannot attach to wantNode, if known
 }
 
 // ticketStatuses computes status.attachmentTicketStatuses for the tickets of
-// a volume that is attached to attachedNode ("" when not attached). A ticket
-// is satisfied when the volume is attached to the ticket's node; the status
-// carries the ticket's generation. Conditions keep their transition time
-// while their status does not change.
-func ticketStatuses(tickets map[string]*attachmentTicket, prev map[string]*attachmentTicketStatus, attachedNode, now string) map[string]*attachmentTicketStatus {
+// a volume, after longhorn-manager's updateStatusForDesiredAttachingTicket
+// (controller/volume_attachment_controller.go). A ticket is satisfied when
+// the volume is attached to the ticket's node with the ticket's
+// disableFrontend parameter; the status carries the ticket's generation.
+// Conditions keep their transition time while their status does not change.
+//
+// Where Longhorn leaves the condition's message empty while the volume is not
+// attached (a TODO there says "check if the node is down"), the simulator
+// writes why when it knows: the message Longhorn's API gives for an attach
+// to a node that is not ready.
+func ticketStatuses(tickets map[string]*attachmentTicket, prev map[string]*attachmentTicketStatus, st attachState, now string) map[string]*attachmentTicketStatus {
 	out := make(map[string]*attachmentTicketStatus, len(tickets))
 	for id, t := range tickets {
 		if t == nil {
 			continue
 		}
-		satisfied := attachedNode != "" && t.NodeID == attachedNode
+		satisfied := st.node != "" && t.NodeID == st.node
 		c := condition{Type: "Satisfied", Status: "True"}
-		if !satisfied {
-			c.Status = "False"
-			if attachedNode != "" {
-				c.Reason = "VolumeAttachedToOtherNode"
-				c.Message = fmt.Sprintf("the volume is currently attached to a different node %v", attachedNode)
-			} else {
-				c.Reason = "Waiting"
-				c.Message = fmt.Sprintf("waiting for the volume to be attached to node %v", t.NodeID)
-			}
+		switch {
+		case satisfied && (t.Parameters["disableFrontend"] == "true") != st.disableFrontend:
+			satisfied = false
+			c = condition{Type: "Satisfied", Status: "False", Reason: "AttachedWithIncompatibleParameters",
+				Message: fmt.Sprintf("volume has already attached to node %v with incompatible parameters", st.node)}
+		case satisfied:
+		case st.node != "":
+			c = condition{Type: "Satisfied", Status: "False", Reason: "VolumeAttachedToOtherNode",
+				Message: fmt.Sprintf("the volume is currently attached to a different node %v", st.node)}
+		case st.blocked != "" && t.NodeID == st.wantNode:
+			c = condition{Type: "Satisfied", Status: "False", Reason: "Waiting", Message: st.blocked}
+		default:
+			c = condition{Type: "Satisfied", Status: "False", Reason: "Waiting",
+				Message: fmt.Sprintf("waiting for the volume to be attached to node %v", t.NodeID)}
 		}
 		c.LastTransitionTime = now
 		if p := prev[id]; p != nil {

@@ -22,6 +22,9 @@ var (
 	replicaGVR      = lhGVR("replicas")
 	engineGVR       = lhGVR("engines")
 	lhvaGVR         = lhGVR("volumeattachments")
+	lhNodeGVR       = lhGVR("nodes")
+	settingGVR      = lhGVR("settings")
+	imGVR           = lhGVR("instancemanagers")
 )
 
 func lhGVR(resource string) schema.GroupVersionResource {
@@ -77,16 +80,41 @@ type volume struct {
 		Frontend         string `json:"frontend,omitempty"`
 		DataEngine       string `json:"dataEngine,omitempty"`
 		NodeID           string `json:"nodeID,omitempty"`
+		DisableFrontend  bool   `json:"disableFrontend,omitempty"`
+		// StaleReplicaTimeout is in minutes.
+		StaleReplicaTimeout int `json:"staleReplicaTimeout,omitempty"`
 	} `json:"spec"`
 	Status volumeStatus `json:"status"`
 }
 
 type volumeStatus struct {
-	State         string      `json:"state,omitempty"`
-	Robustness    string      `json:"robustness,omitempty"`
-	CurrentNodeID string      `json:"currentNodeID,omitempty"`
-	OwnerID       string      `json:"ownerID,omitempty"`
-	Conditions    []condition `json:"conditions,omitempty"`
+	State            string            `json:"state,omitempty"`
+	Robustness       string            `json:"robustness,omitempty"`
+	CurrentNodeID    string            `json:"currentNodeID,omitempty"`
+	OwnerID          string            `json:"ownerID,omitempty"`
+	Conditions       []condition       `json:"conditions,omitempty"`
+	FrontendDisabled bool              `json:"frontendDisabled,omitempty"`
+	LastDegradedAt   string            `json:"lastDegradedAt,omitempty"`
+	KubernetesStatus *kubernetesStatus `json:"kubernetesStatus,omitempty"`
+}
+
+// kubernetesStatus is Longhorn's KubernetesStatus (volume.go), written by
+// the Kubernetes PV controller of longhorn-manager.
+type kubernetesStatus struct {
+	PVName          string           `json:"pvName"`
+	PVStatus        string           `json:"pvStatus"`
+	Namespace       string           `json:"namespace"`
+	PVCName         string           `json:"pvcName"`
+	LastPVCRefAt    string           `json:"lastPVCRefAt"`
+	WorkloadsStatus []workloadStatus `json:"workloadsStatus"`
+	LastPodRefAt    string           `json:"lastPodRefAt"`
+}
+
+type workloadStatus struct {
+	PodName      string `json:"podName"`
+	PodStatus    string `json:"podStatus"`
+	WorkloadName string `json:"workloadName"`
+	WorkloadType string `json:"workloadType"`
 }
 
 // instance is a Replica or an Engine.
@@ -100,7 +128,11 @@ type instance struct {
 		DiskID       string `json:"diskID,omitempty"`
 		BackingImage string `json:"backingImage,omitempty"`
 		HealthyAt    string `json:"healthyAt,omitempty"`
+		FailedAt     string `json:"failedAt,omitempty"`
 		VolumeSize   string `json:"volumeSize,omitempty"`
+		// RebuildRetryCount is non-zero on a replica being rebuilt.
+		RebuildRetryCount int  `json:"rebuildRetryCount,omitempty"`
+		DisableFrontend   bool `json:"disableFrontend,omitempty"`
 	} `json:"spec"`
 	Status struct {
 		CurrentState        string            `json:"currentState,omitempty"`
@@ -136,6 +168,32 @@ type lhVolumeAttachment struct {
 	Status struct {
 		AttachmentTicketStatuses map[string]*attachmentTicketStatus `json:"attachmentTicketStatuses,omitempty"`
 	} `json:"status"`
+}
+
+type setting struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Value             string `json:"value"`
+}
+
+// lhNode is a nodes.longhorn.io object.
+type lhNode struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		AllowScheduling   bool                `json:"allowScheduling"`
+		EvictionRequested bool                `json:"evictionRequested"`
+		Disks             map[string]diskSpec `json:"disks,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		Conditions []condition `json:"conditions,omitempty"`
+	} `json:"status"`
+}
+
+type diskSpec struct {
+	Path              string `json:"path"`
+	AllowScheduling   bool   `json:"allowScheduling"`
+	EvictionRequested bool   `json:"evictionRequested"`
 }
 
 // fromUnstructured converts an informer object into one of the structs above.

@@ -1,14 +1,11 @@
 package longhornsim
 
 import (
-	"context"
+	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 func TestNames(t *testing.T) {
@@ -129,7 +126,7 @@ func TestTicketStatuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ticketStatuses(tickets, nil, tt.attached, "now")
+			got := ticketStatuses(tickets, nil, attachState{node: tt.attached}, "now")
 			if len(got) != len(tickets) {
 				t.Fatalf("got %d statuses, want %d", len(got), len(tickets))
 			}
@@ -152,12 +149,12 @@ func TestTicketStatuses(t *testing.T) {
 	}
 
 	// A transition time survives while the status stays the same.
-	first := ticketStatuses(tickets, nil, "node-1", "t1")
-	again := ticketStatuses(tickets, first, "node-1", "t2")
+	first := ticketStatuses(tickets, nil, attachState{node: "node-1"}, "t1")
+	again := ticketStatuses(tickets, first, attachState{node: "node-1"}, "t2")
 	if ts := again["longhorn-ui"].Conditions[0].LastTransitionTime; ts != "t1" {
 		t.Errorf("transition time %q, want t1 kept", ts)
 	}
-	moved := ticketStatuses(tickets, first, "node-2", "t3")
+	moved := ticketStatuses(tickets, first, attachState{node: "node-2"}, "t3")
 	if ts := moved["longhorn-ui"].Conditions[0].LastTransitionTime; ts != "t3" {
 		t.Errorf("transition time %q, want t3 after a change", ts)
 	}
@@ -187,7 +184,25 @@ func TestDecideVolume(t *testing.T) {
 	reps := func(state string) []*instance {
 		return []*instance{inst("r1", "node-1", "", state), inst("r2", "node-2", "", state), inst("r3", "node-3", "", state)}
 	}
-	eng := func(node, state string) *instance { return inst("e", node, "", state) }
+	eng := func(node, state string) *instance {
+		e := inst("e", node, "", state)
+		if state == instRunning {
+			e.Status.ReplicaModeMap = map[string]string{"r1": modeRW, "r2": modeRW, "r3": modeRW}
+		}
+		return e
+	}
+	failed := func(rs []*instance, i int) []*instance {
+		rs[i].Spec.FailedAt = "2026-12-01T00:00:00Z"
+		return rs
+	}
+	withMode := func(e *instance, r, mode string) *instance {
+		if mode == "" {
+			delete(e.Status.ReplicaModeMap, r)
+		} else {
+			e.Status.ReplicaModeMap[r] = mode
+		}
+		return e
+	}
 	tests := []struct {
 		name        string
 		v           volumeView
@@ -211,6 +226,13 @@ func TestDecideVolume(t *testing.T) {
 		{"moving stops engine first", volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: eng("node-1", instRunning), node: "node-2", provisionElapsed: true}, volStateAttaching, robustnessUnknown, "", instStopped, false, false},
 		{"waits for backing image", volumeView{wantReplicas: 3, replicas: reps(instStopped), engine: eng("", instStopped), node: "node-1", backingImage: "bi", provisionElapsed: true}, volStateDetached, robustnessUnknown, "", "", false, true},
 		{"backing image ready", volumeView{wantReplicas: 3, replicas: reps(instStopped), engine: eng("node-1", instStopped), node: "node-1", backingImage: "bi", backingImageOK: true, provisionElapsed: true}, volStateAttaching, robustnessUnknown, instRunning, "", false, false},
+		{"a failed replica does not hold the attach", volumeView{wantReplicas: 3, replicas: failed(reps(instStopped), 2), engine: eng("node-1", instStopped), node: "node-1", provisionElapsed: true}, volStateAttaching, robustnessUnknown, instRunning, "", false, false},
+		{"attached without a lost replica is degraded", volumeView{wantReplicas: 3, replicas: failed(reps(instRunning), 2), engine: withMode(eng("node-1", instRunning), "r3", ""), node: "node-1", provisionElapsed: true}, volStateAttached, robustnessDegraded, instRunning, instRunning, false, false},
+		{"a rebuilding (WO) replica is not healthy yet", volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: withMode(eng("node-1", instRunning), "r3", modeWO), node: "node-1", provisionElapsed: true}, volStateAttached, robustnessDegraded, instRunning, instRunning, false, false},
+		{"an ERR replica is not healthy", volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: withMode(eng("node-1", instRunning), "r1", modeERR), node: "node-1", provisionElapsed: true}, volStateAttached, robustnessDegraded, instRunning, instRunning, false, false},
+		{"no RW replica is faulted", volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: withMode(withMode(withMode(eng("node-1", instRunning), "r1", modeERR), "r2", modeERR), "r3", modeERR), node: "node-1", provisionElapsed: true}, volStateAttached, robustnessFaulted, instRunning, instRunning, false, false},
+		{"every replica failed", volumeView{wantReplicas: 3, replicas: failed(failed(failed(reps(instStopped), 0), 1), 2), engine: eng("", instStopped), node: "node-1", provisionElapsed: true}, volStateDetached, robustnessFaulted, instStopped, instStopped, false, false},
+		{"engine's node down under an attached volume", volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: eng("node-1", instUnknown), node: "node-1", provisionElapsed: true}, volStateAttached, robustnessUnknown, instRunning, instRunning, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,6 +246,14 @@ func TestDecideVolume(t *testing.T) {
 				t.Errorf("currentNodeID = %q, want %q", d.currentNodeID, tt.v.node)
 			}
 		})
+	}
+
+	// An attach to a node whose instance manager does not run stays
+	// attaching and says why.
+	v := volumeView{wantReplicas: 3, replicas: reps(instRunning), engine: eng("node-1", instStopped), node: "node-1",
+		nodeDown: "node node-1 is not ready", provisionElapsed: true}
+	if d := decideVolume(v); d.state != volStateAttaching || d.blocked != v.nodeDown {
+		t.Errorf("attach to a down node: %+v, want attaching blocked by %q", d, v.nodeDown)
 	}
 }
 
@@ -267,10 +297,12 @@ func TestOptionsDefaults(t *testing.T) {
 	}{
 		{"defaults", Options{}, func(o Options) bool {
 			return o.Mode == ModeDefault && o.DownloadTime == 2*time.Second && o.ProvisionTime == 200*time.Millisecond &&
-				o.AttachTime == 300*time.Millisecond && o.JamItemCost == 20*time.Millisecond && o.QPS == 500 && o.Burst == 1000
+				o.AttachTime == 300*time.Millisecond && o.ResyncPeriod == 30*time.Second && o.RebuildRate == 100<<20 &&
+				o.QPS == 500 && o.Burst == 1000
 		}, false},
 		{"speed factor", Options{SpeedFactor: 2, AttachTime: time.Second}, func(o Options) bool {
-			return o.AttachTime == 500*time.Millisecond && o.DownloadTime == time.Second
+			return o.AttachTime == 500*time.Millisecond && o.DownloadTime == time.Second && o.ResyncPeriod == 15*time.Second &&
+				o.RebuildRate == 200<<20
 		}, false},
 		{"legacy", Options{Mode: ModeLegacyQueueJam}, func(o Options) bool { return o.Mode == ModeLegacyQueueJam }, false},
 		{"bad mode", Options{Mode: "fast"}, nil, true},
@@ -300,6 +332,9 @@ func TestManifests(t *testing.T) {
 		"replicas.longhorn.io":          "lhr",
 		"engines.longhorn.io":           "lhe",
 		"volumeattachments.longhorn.io": "lhva",
+		"nodes.longhorn.io":             "lhn",
+		"settings.longhorn.io":          "lhs",
+		"instancemanagers.longhorn.io":  "lhim",
 	}
 	var sawDriver bool
 	for _, o := range objs {
@@ -339,73 +374,48 @@ func TestManifests(t *testing.T) {
 	}
 }
 
-// TestPacedQueue checks the queue-jam model: one worker spending itemCost per
-// item drains n items in about n*itemCost, and duplicates of a queued key
-// are dropped.
-func TestPacedQueue(t *testing.T) {
-	const n, cost = 40, 5 * time.Millisecond
-	var mu sync.Mutex
-	seen := map[string]int{}
-	done := make(chan struct{})
-	c := newController("jam", 4, cost, zerolog.Nop(), func(_ context.Context, key string) (time.Duration, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen[key]++
-		if len(seen) == n {
-			select {
-			case <-done:
-			default:
-				close(done)
-			}
-		}
-		return 0, nil
-	})
-	if c.workers != 1 {
-		t.Fatalf("a paced queue must have one worker, has %d", c.workers)
-	}
-	for round := 0; round < 3; round++ {
-		for i := 0; i < n; i++ {
-			c.add(string(rune('A' + i)))
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	start := time.Now()
-	go c.run(ctx)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("queue did not drain")
-	}
-	took := time.Since(start)
-	if min := time.Duration(n-1) * cost; took < min {
-		t.Errorf("drained %d items in %v, faster than the model's %v", n, took, min)
-	}
-	if want := jamWait(n-1, cost); took > 3*want {
-		t.Errorf("drained %d items in %v, much slower than the model's %v", n, took, want)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for k, v := range seen {
-		if v != 1 {
-			t.Errorf("key %s processed %d times, want once (dedupe)", k, v)
-		}
-	}
-}
-
-func TestJamWait(t *testing.T) {
-	for _, tt := range []struct {
-		backlog int
-		cost    time.Duration
-		want    time.Duration
+// TestLonghornLimiter checks the legacy queue's rate limiter against
+// longhorn-manager's EnhancedDefaultControllerRateLimiter: the first 1,000
+// calls pass at once (the bucket's burst), every further call waits 10 ms
+// more than the one before (100 per second), duplicates included, and a key
+// enqueued again before it was processed backs off exponentially from 5 ms.
+func TestLonghornLimiter(t *testing.T) {
+	tests := []struct {
+		speed      float64
+		calls      int
+		wantMin    time.Duration
+		wantMax    time.Duration
+		sameKey    bool
+		wantOnCall int
 	}{
-		{0, 20 * time.Millisecond, 20 * time.Millisecond},
-		{899, 20 * time.Millisecond, 18 * time.Second},
-		{7499, 20 * time.Millisecond, 150 * time.Second},
-		{-3, time.Second, time.Second},
-	} {
-		if got := jamWait(tt.backlog, tt.cost); got != tt.want {
-			t.Errorf("jamWait(%d, %v) = %v, want %v", tt.backlog, tt.cost, got, tt.want)
-		}
+		{speed: 1, calls: 1000, wantMin: 5 * time.Millisecond, wantMax: 6 * time.Millisecond},
+		{speed: 1, calls: 2000, wantMin: 9900 * time.Millisecond, wantMax: 10 * time.Second},
+		{speed: 1, calls: 4000, wantMin: 29900 * time.Millisecond, wantMax: 30 * time.Second},
+		{speed: 10, calls: 4000, wantMin: 2990 * time.Millisecond, wantMax: 3 * time.Second},
+		{speed: 1, calls: 10, sameKey: true, wantMin: 2560 * time.Millisecond, wantMax: 2561 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("speed %v, %d calls, same key %v", tt.speed, tt.calls, tt.sameKey), func(t *testing.T) {
+			l := longhornLimiter(tt.speed)
+			var last time.Duration
+			for i := 0; i < tt.calls; i++ {
+				key := fmt.Sprintf("replica-%d", i)
+				if tt.sameKey {
+					key = "replica"
+				}
+				last = l.When(key)
+			}
+			if last < tt.wantMin || last > tt.wantMax {
+				t.Errorf("call %d waits %v, want %v..%v", tt.calls, last, tt.wantMin, tt.wantMax)
+			}
+		})
+	}
+	l := longhornLimiter(1)
+	for i := 0; i < 5; i++ {
+		l.When("r")
+	}
+	l.Forget("r")
+	if d := l.When("r"); d != 5*time.Millisecond {
+		t.Errorf("after Forget a key waits %v, want the 5ms base", d)
 	}
 }

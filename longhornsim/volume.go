@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Volume and instance states.
@@ -18,22 +22,32 @@ const (
 
 	robustnessHealthy  = "healthy"
 	robustnessDegraded = "degraded"
+	robustnessFaulted  = "faulted"
 	robustnessUnknown  = "unknown"
 
 	instRunning  = "running"
 	instStopped  = "stopped"
 	instStarting = "starting"
+	instError    = "error"
+	instUnknown  = "unknown"
+
+	modeRW  = "RW"
+	modeWO  = "WO"
+	modeERR = "ERR"
 )
 
-const defaultNumberOfReplicas = 3
+// longhornFinalizer is the finalizer longhorn-manager puts on its objects
+// and removes once it has cleaned up after them.
+const longhornFinalizer = "longhorn.io"
 
 // volumeView is what the volume state machine needs to know about a volume's
 // instances; it keeps decideVolume free of API calls.
 type volumeView struct {
 	wantReplicas     int
-	replicas         []*instance
+	replicas         []*instance // all replicas, failed ones included
 	engine           *instance
 	node             string // spec.nodeID: where the volume should be attached
+	nodeDown         string // why the engine cannot start on node ("" when it can)
 	backingImage     string
 	backingImageOK   bool // the image exists and is ready on the replicas' disks
 	provisionElapsed bool
@@ -46,9 +60,32 @@ type volumeDecision struct {
 	robustness    string
 	currentNodeID string
 	waitForBI     bool
-	replicaDesire string // "" leaves replicas alone
+	replicaDesire string // for replicas not failed; "" leaves them alone
 	engineDesire  string // "" leaves the engine alone
 	engineNode    *string
+	blocked       string // why the volume cannot attach to node, for the ticket
+}
+
+// usableReplicas are the replicas neither failed nor being deleted.
+func usableReplicas(rs []*instance) []*instance {
+	var out []*instance
+	for _, r := range rs {
+		if r.Spec.FailedAt == "" && r.DeletionTimestamp == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rwCount counts the usable replicas the engine reports in mode RW.
+func rwCount(rs []*instance, e *instance) int {
+	n := 0
+	for _, r := range usableReplicas(rs) {
+		if e != nil && e.Status.ReplicaModeMap[r.Name] == modeRW {
+			n++
+		}
+	}
+	return n
 }
 
 func allInState(insts []*instance, states ...string) bool {
@@ -73,9 +110,14 @@ func allInState(insts []*instance, states ...string) bool {
 //   - With no node wanted it stops engine and replicas: "detaching" until they
 //     stopped, then "detached" with robustness unknown.
 //   - With a node wanted it waits for its backing image (WaitForBackingImage),
-//     moves the stopped engine to the node, starts the replicas, then the
-//     engine once every replica runs: "attaching" until the engine runs, then
-//     "attached" and healthy (degraded with fewer replicas than wanted).
+//     moves the stopped engine to the node, starts the replicas that have not
+//     failed, then the engine once they run: "attaching" until the engine
+//     runs, then "attached". An engine cannot start on a node whose instance
+//     manager does not run: the volume stays "attaching" (blocked says why).
+//   - Attached, robustness follows the engine's replicaModeMap as
+//     ReconcileEngineReplicaState does: healthy with numberOfReplicas RW
+//     replicas, degraded with fewer, faulted with none; unknown when the
+//     engine's own node went down.
 func decideVolume(v volumeView) volumeDecision {
 	d := volumeDecision{robustness: robustnessUnknown}
 	processed := len(v.replicas) > 0 && v.engine != nil
@@ -88,6 +130,7 @@ func decideVolume(v volumeView) volumeDecision {
 		d.state = volStateCreating
 		return d
 	}
+	usable := usableReplicas(v.replicas)
 	engineState := v.engine.Status.CurrentState
 	engineStopped := engineState == "" || engineState == instStopped
 	if v.node == "" {
@@ -97,6 +140,14 @@ func decideVolume(v volumeView) volumeDecision {
 		} else {
 			d.state = volStateDetaching
 		}
+		return d
+	}
+	if len(usable) == 0 {
+		// Every replica failed: nothing to attach with (ReconcileVolumeState
+		// faults the volume; auto-salvage is not simulated).
+		d.replicaDesire, d.engineDesire = instStopped, instStopped
+		d.state, d.robustness = volStateDetached, robustnessFaulted
+		d.blocked = "all replicas of the volume failed"
 		return d
 	}
 	if v.backingImage != "" && !v.backingImageOK {
@@ -117,29 +168,44 @@ func decideVolume(v volumeView) volumeDecision {
 		node := v.node
 		d.engineNode = &node
 		d.replicaDesire = instRunning
+		d.blocked = v.nodeDown
+		return d
+	}
+	if engineState == instUnknown || engineState == instError {
+		// The engine's node went down under an attached volume.
+		d.replicaDesire, d.engineDesire = instRunning, instRunning
+		d.state, d.currentNodeID = volStateAttached, v.node
 		return d
 	}
 	d.replicaDesire = instRunning
-	if !allInState(v.replicas, instRunning) {
+	if !allInState(usable, instRunning) {
 		d.state = volStateAttaching
+		d.blocked = v.nodeDown
 		return d
 	}
 	d.engineDesire = instRunning
 	if engineState != instRunning {
 		d.state = volStateAttaching
+		d.blocked = v.nodeDown
 		return d
 	}
 	d.state = volStateAttached
 	d.currentNodeID = v.node
-	d.robustness = robustnessHealthy
-	if len(v.replicas) < v.wantReplicas {
+	switch rw := rwCount(v.replicas, v.engine); {
+	case rw == 0:
+		d.robustness = robustnessFaulted
+	case rw < v.wantReplicas:
 		d.robustness = robustnessDegraded
+	default:
+		d.robustness = robustnessHealthy
 	}
 	return d
 }
 
 // syncVolume reconciles one Longhorn volume: its defaults, replicas, engine
-// and longhorn.io VolumeAttachment, the attachment tickets, and its status.
+// syncVolume reconciles one Longhorn volume: its defaults, replicas, engine
+// and longhorn.io VolumeAttachment, the attachment tickets, replica failures
+// and rebuilds, and its status.
 func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error) {
 	if name == "" {
 		return 0, nil
@@ -150,13 +216,18 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 	}
 	if v == nil {
 		s.forgetVolume(name)
-		return 0, nil
+		return 0, s.releaseVolumeAttachment(ctx, name)
+	}
+	replicas, err := listLH[instance](s.replicas, byVolume, name)
+	if err != nil {
+		return 0, err
+	}
+	engine, err := getLH[instance](s.engines, engineName(name))
+	if err != nil {
+		return 0, err
 	}
 	if v.DeletionTimestamp != nil {
-		if v.Status.State != volStateDeleting {
-			return 0, s.patch(ctx, volumeGVR, name, map[string]any{"status": map[string]any{"state": volStateDeleting}}, "status")
-		}
-		return 0, nil
+		return 0, s.deleteVolume(ctx, v, replicas, engine)
 	}
 	if done, err := s.defaultVolumeSpec(ctx, v); done || err != nil {
 		return 0, err
@@ -169,15 +240,7 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		}
 	}
 
-	replicas, err := listLH[instance](s.replicas, byVolume, name)
-	if err != nil {
-		return 0, err
-	}
 	if err := s.ensureReplicas(ctx, v, replicas); err != nil {
-		return 0, err
-	}
-	engine, err := getLH[instance](s.engines, engineName(name))
-	if err != nil {
 		return 0, err
 	}
 	if engine == nil {
@@ -190,6 +253,7 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		return 0, err
 	}
 	node := v.Spec.NodeID
+	disableFrontend := v.Spec.DisableFrontend
 	if va == nil {
 		if wait := s.opts.VolumeAttachmentDelay - time.Since(first); wait > 0 {
 			later(wait)
@@ -197,16 +261,36 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 			return 0, err
 		}
 	} else {
-		node = desiredNode(va.Spec.AttachmentTickets, v.Spec.NodeID)
+		t := desiredTicket(va.Spec.AttachmentTickets, v.Spec.NodeID)
+		spec := map[string]any{}
+		node = ""
+		if t != nil {
+			node = t.NodeID
+			// setAttachmentParameter (volume_attachment_controller.go).
+			if df := t.Parameters["disableFrontend"] == "true"; df != v.Spec.DisableFrontend && v.Spec.NodeID == "" {
+				spec["disableFrontend"] = df
+				disableFrontend = df
+			}
+		}
 		if node != v.Spec.NodeID {
-			if err := s.patch(ctx, volumeGVR, name, map[string]any{"spec": map[string]any{"nodeID": node}}); err != nil {
+			spec["nodeID"] = node
+		}
+		if len(spec) > 0 {
+			if err := s.patch(ctx, volumeGVR, name, map[string]any{"spec": spec}); err != nil {
 				return 0, err
 			}
 		}
 	}
 
+	// Replicas that failed: on a node that went down, in error, or unable to
+	// start for an attach (ReconcileEngineReplicaState,
+	// openVolumeDependentResources).
+	if changed, err := s.markFailedReplicas(ctx, v, replicas, node); changed || err != nil {
+		return 0, err
+	}
+
 	var replicaNodes []string
-	for _, r := range replicas {
+	for _, r := range usableReplicas(replicas) {
 		replicaNodes = append(replicaNodes, r.Spec.NodeID)
 	}
 	view := volumeView{
@@ -215,6 +299,11 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		engine:       engine,
 		node:         node,
 		backingImage: v.Spec.BackingImage,
+	}
+	if node != "" {
+		if nv := s.nodeView(node); nv.imState != imRunning {
+			view.nodeDown = fmt.Sprintf("node %v is not ready, couldn't attach volume %v to it", node, name)
+		}
 	}
 	if wait := s.opts.ProvisionTime - time.Since(first); wait > 0 {
 		later(wait)
@@ -226,31 +315,73 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 	}
 	d := decideVolume(view)
 	if s.opts.Mode == ModeLegacyQueueJam && (d.state == volStateCreating || d.state == volStateAttaching) {
-		backlog := s.repCtl.queue.Len()
-		s.log.Debug().Str("volume", name).Str("state", d.state).Int("replicaQueue", backlog).
-			Dur("expectedWait", jamWait(backlog, s.opts.JamItemCost)).Msg("volume waits for the jammed replica queue")
+		s.log.Debug().Str("volume", name).Str("state", d.state).Int("replicaQueue", s.repCtl.queue.Len()).
+			Msg("volume waits for the rate-limited replica queue")
 	}
 
-	if err := s.applyInstanceDesires(ctx, d, replicas, engine); err != nil {
+	if err := s.applyInstanceDesires(ctx, d, replicas, engine, disableFrontend); err != nil {
 		return 0, err
 	}
-	if err := s.patchVolumeStatus(ctx, v, d, len(replicas)); err != nil {
+	degradedAt := v.Status.LastDegradedAt
+	if d.robustness == robustnessDegraded && degradedAt == "" {
+		degradedAt = nowString()
+	}
+	if d.robustness != robustnessDegraded {
+		degradedAt = ""
+	}
+	scheduled := true
+	if d.state == volStateAttached && engine.Status.CurrentState == instRunning {
+		if err := s.markHealthyReplicas(ctx, replicas, engine); err != nil {
+			return 0, err
+		}
+		plan := planReplenish(replenishView{
+			volume: name, want: v.Spec.NumberOfReplicas, replicas: replicas, engine: engine,
+			degraded: d.robustness == robustnessDegraded, degradedAt: parseTime(degradedAt),
+			wait: s.replenishWait(), skew: s.scaled(time.Second), now: time.Now(),
+			limit: s.settingInt(SettingConcurrentReplicaRebuildPerNodeLimit),
+			nodes: s.nodeView, schedulable: s.schedulableNodes(),
+		})
+		later(plan.checkAfter)
+		scheduled = !plan.unschedulable
+		if err := s.applyReplenish(ctx, v, replicas, plan); err != nil {
+			return 0, err
+		}
+		wait, err := s.cleanupStaleReplicas(ctx, v, replicas, rwCount(replicas, engine) > 0)
+		if err != nil {
+			return 0, err
+		}
+		later(wait)
+	}
+	if len(usableReplicas(replicas)) < v.Spec.NumberOfReplicas && d.state == volStateCreating {
+		scheduled = false
+	}
+	if err := s.patchVolumeStatus(ctx, v, d, scheduled, degradedAt, disableFrontend); err != nil {
 		return 0, err
 	}
 	if va != nil {
-		if err := s.patchTicketStatuses(ctx, va, d.currentNodeID); err != nil {
+		if err := s.patchTicketStatuses(ctx, va, d, node, disableFrontend); err != nil {
 			return 0, err
 		}
 	}
 	return requeue, nil
 }
 
-// defaultVolumeSpec fills the spec defaults Longhorn's webhook sets; it
-// reports done when it patched (the update event brings the volume back).
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// defaultVolumeSpec fills the spec defaults Longhorn's webhook sets
+// (numberOfReplicas from the setting default-replica-count) and the
+// longhorn.io finalizer; it reports done when it patched (the update event
+// brings the volume back).
 func (s *sim) defaultVolumeSpec(ctx context.Context, v *volume) (bool, error) {
 	spec := map[string]any{}
 	if v.Spec.NumberOfReplicas == 0 {
-		spec["numberOfReplicas"] = defaultNumberOfReplicas
+		spec["numberOfReplicas"] = s.settingInt(SettingDefaultReplicaCount)
 	}
 	if v.Spec.Frontend == "" {
 		spec["frontend"] = "blockdev"
@@ -258,35 +389,100 @@ func (s *sim) defaultVolumeSpec(ctx context.Context, v *volume) (bool, error) {
 	if v.Spec.DataEngine == "" {
 		spec["dataEngine"] = "v1"
 	}
-	if len(spec) == 0 {
+	body := map[string]any{}
+	if len(spec) > 0 {
+		body["spec"] = spec
+	}
+	if !slices.Contains(v.Finalizers, longhornFinalizer) {
+		body["metadata"] = map[string]any{"finalizers": append(slices.Clone(v.Finalizers), longhornFinalizer), "resourceVersion": v.ResourceVersion}
+	}
+	if len(body) == 0 {
 		return false, nil
 	}
-	return true, s.patch(ctx, volumeGVR, v.Name, map[string]any{"spec": spec})
+	err := s.patch(ctx, volumeGVR, v.Name, body)
+	if apierrors.IsConflict(err) {
+		return true, errRetry
+	}
+	return true, err
 }
 
-// ensureReplicas creates the missing replicas of a volume on distinct nodes.
-// Replicas it created that the cache does not show yet count as existing
-// (the ReplicaSet controller's "expectations"), so a quick second sync does
-// not create more.
+// deleteVolume is the volume controller's deletion: the volume turns
+// "deleting", its engine and replicas are deleted, and once they are gone
+// (their controllers removed their finalizers) the volume's finalizer goes.
+// Replica cleanup goes through the replica queue, so a jammed queue slows
+// volume deletion down as well (Longhorn issue 3242).
+func (s *sim) deleteVolume(ctx context.Context, v *volume, replicas []*instance, engine *instance) error {
+	if v.Status.State != volStateDeleting {
+		if err := s.patch(ctx, volumeGVR, v.Name, map[string]any{"status": map[string]any{"state": volStateDeleting}}, "status"); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, r := range replicas {
+		if r.DeletionTimestamp == nil {
+			errs = append(errs, s.deleteLH(ctx, replicaGVR, r.Name))
+		}
+	}
+	if engine != nil && engine.DeletionTimestamp == nil {
+		errs = append(errs, s.deleteLH(ctx, engineGVR, engine.Name))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(replicas) > 0 || engine != nil || !slices.Contains(v.Finalizers, longhornFinalizer) {
+		return nil
+	}
+	return s.removeFinalizer(ctx, volumeGVR, v.Name, v.Finalizers, v.ResourceVersion)
+}
+
+// releaseVolumeAttachment removes the longhorn.io finalizer from the
+// VolumeAttachment of a volume that is gone (handleVolumeAttachmentDeletion).
+func (s *sim) releaseVolumeAttachment(ctx context.Context, vol string) error {
+	va, err := getLH[lhVolumeAttachment](s.lhvas, vol)
+	if err != nil || va == nil || !slices.Contains(va.Finalizers, longhornFinalizer) {
+		return err
+	}
+	if va.DeletionTimestamp == nil {
+		return s.deleteLH(ctx, lhvaGVR, vol)
+	}
+	return s.removeFinalizer(ctx, lhvaGVR, vol, va.Finalizers, va.ResourceVersion)
+}
+
+// ensureReplicas creates the replicas of a new volume on distinct
+// schedulable nodes. Later replicas come from planReplenish, as in
+// longhorn-manager (replenishReplicas only creates the first set for a
+// volume that is not attached). Replicas it created that the cache does not
+// show yet count as existing (the ReplicaSet controller's "expectations"),
+// so a quick second sync does not create more.
 func (s *sim) ensureReplicas(ctx context.Context, v *volume, replicas []*instance) error {
 	taken := map[string]bool{}
 	for _, r := range replicas {
 		taken[r.Spec.NodeID] = true
 	}
-	have := len(replicas) + s.pendingReplicas(v.Name, replicas, taken)
+	pending := s.pendingReplicas(v.Name, replicas, taken)
+	if len(replicas) > 0 && pending == 0 {
+		return nil
+	}
+	have := len(replicas) + pending
 	if have >= v.Spec.NumberOfReplicas {
 		return nil
 	}
 	var errs []error
-	for _, n := range placeReplicas(v.Name, s.nodeNames(), taken, v.Spec.NumberOfReplicas-have) {
-		r := s.newReplica(v, n)
-		if err := s.create(ctx, replicaGVR, r); err != nil {
+	for _, n := range placeReplicas(v.Name, s.schedulableNodes(), taken, v.Spec.NumberOfReplicas-have) {
+		if err := s.createReplica(ctx, v, n, 0); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		s.expectReplica(v.Name, r["metadata"].(map[string]any)["name"].(string), n)
 	}
 	return errors.Join(errs...)
+}
+
+func (s *sim) createReplica(ctx context.Context, v *volume, node string, rebuildRetryCount int) error {
+	r := s.newReplica(v, node, rebuildRetryCount)
+	if err := s.create(ctx, replicaGVR, r); err != nil {
+		return err
+	}
+	s.expectReplica(v.Name, r["metadata"].(map[string]any)["name"].(string), node)
+	return nil
 }
 
 // expectation is a replica created but not yet seen in the cache.
@@ -327,7 +523,7 @@ func (s *sim) pendingReplicas(vol string, seen []*instance, taken map[string]boo
 	return len(exp)
 }
 
-func (s *sim) newReplica(v *volume, node string) map[string]any {
+func (s *sim) newReplica(v *volume, node string, rebuildRetryCount int) map[string]any {
 	return map[string]any{
 		"apiVersion": "longhorn.io/v1beta2",
 		"kind":       "Replica",
@@ -336,6 +532,7 @@ func (s *sim) newReplica(v *volume, node string) map[string]any {
 			"namespace":       Namespace,
 			"labels":          map[string]any{"longhornvolume": v.Name, "longhornnode": node, "longhorndiskuuid": diskUUID(node)},
 			"ownerReferences": ownerRefsAny(v),
+			"finalizers":      []any{longhornFinalizer},
 		},
 		"spec": map[string]any{
 			"volumeName":        v.Name,
@@ -349,6 +546,7 @@ func (s *sim) newReplica(v *volume, node string) map[string]any {
 			"desireState":       instStopped,
 			"dataEngine":        "v1",
 			"active":            true,
+			"rebuildRetryCount": rebuildRetryCount,
 		},
 	}
 }
@@ -362,6 +560,7 @@ func (s *sim) newEngine(v *volume) map[string]any {
 			"namespace":       Namespace,
 			"labels":          map[string]any{"longhornvolume": v.Name},
 			"ownerReferences": ownerRefsAny(v),
+			"finalizers":      []any{longhornFinalizer},
 		},
 		"spec": map[string]any{
 			"volumeName":  v.Name,
@@ -393,15 +592,18 @@ func ownerRefsAny(v *volume) []any {
 	return []any{map[string]any{"apiVersion": "longhorn.io/v1beta2", "kind": "Volume", "name": v.Name, "uid": string(v.UID)}}
 }
 
-// applyInstanceDesires patches spec.desireState (and the engine's nodeID)
-// where they differ from the decision.
-func (s *sim) applyInstanceDesires(ctx context.Context, d volumeDecision, replicas []*instance, engine *instance) error {
+// applyInstanceDesires patches spec.desireState (and the engine's nodeID and
+// disableFrontend) where they differ from the decision. Failed replicas are
+// kept stopped.
+func (s *sim) applyInstanceDesires(ctx context.Context, d volumeDecision, replicas []*instance, engine *instance, disableFrontend bool) error {
 	var errs []error
-	if d.replicaDesire != "" {
-		for _, r := range replicas {
-			if r.Spec.DesireState != d.replicaDesire {
-				errs = append(errs, s.patch(ctx, replicaGVR, r.Name, map[string]any{"spec": map[string]any{"desireState": d.replicaDesire}}))
-			}
+	for _, r := range replicas {
+		want := d.replicaDesire
+		if r.Spec.FailedAt != "" {
+			want = instStopped
+		}
+		if want != "" && r.Spec.DesireState != want && r.DeletionTimestamp == nil {
+			errs = append(errs, s.patch(ctx, replicaGVR, r.Name, map[string]any{"spec": map[string]any{"desireState": want}}))
 		}
 	}
 	spec := map[string]any{}
@@ -410,6 +612,9 @@ func (s *sim) applyInstanceDesires(ctx context.Context, d volumeDecision, replic
 	}
 	if d.engineNode != nil && engine.Spec.NodeID != *d.engineNode {
 		spec["nodeID"] = *d.engineNode
+	}
+	if engine.Spec.DisableFrontend != disableFrontend && (engine.Status.CurrentState == "" || engine.Status.CurrentState == instStopped) {
+		spec["disableFrontend"] = disableFrontend
 	}
 	if len(spec) > 0 {
 		errs = append(errs, s.patch(ctx, engineGVR, engine.Name, map[string]any{"spec": spec}))
@@ -432,42 +637,46 @@ func volumeConditions(prev []condition, d volumeDecision, scheduled bool, now st
 	if d.waitForBI {
 		want[3] = condition{Type: "WaitForBackingImage", Status: "True", Reason: "Waiting", Message: "waiting for the backing image to be ready on the replicas' disks"}
 	}
-	for i := range want {
-		want[i].LastTransitionTime = now
-		for _, p := range prev {
-			if p.Type == want[i].Type && p.Status == want[i].Status && p.LastTransitionTime != "" {
-				want[i].LastTransitionTime = p.LastTransitionTime
-			}
-		}
-	}
-	return want
+	return keepTransitionTimes(prev, want, now)
 }
 
-func (s *sim) patchVolumeStatus(ctx context.Context, v *volume, d volumeDecision, nReplicas int) error {
+func (s *sim) patchVolumeStatus(ctx context.Context, v *volume, d volumeDecision, scheduled bool, degradedAt string, disableFrontend bool) error {
 	owner := d.currentNodeID
 	if owner == "" {
 		if nodes := s.nodeNames(); len(nodes) > 0 {
 			owner = nodes[0]
 		}
 	}
-	conds := volumeConditions(v.Status.Conditions, d, nReplicas >= v.Spec.NumberOfReplicas, nowString())
-	want := volumeStatus{State: d.state, Robustness: d.robustness, CurrentNodeID: d.currentNodeID, OwnerID: owner, Conditions: conds}
+	conds := volumeConditions(v.Status.Conditions, d, scheduled, nowString())
+	frontendDisabled := disableFrontend && d.currentNodeID != ""
+	ks := s.kubernetesStatusFor(v)
+	want := volumeStatus{State: d.state, Robustness: d.robustness, CurrentNodeID: d.currentNodeID, OwnerID: owner, Conditions: conds,
+		FrontendDisabled: frontendDisabled, LastDegradedAt: degradedAt, KubernetesStatus: ks}
 	if conditionsEqual(v.Status.Conditions, conds) && v.Status.State == want.State && v.Status.Robustness == want.Robustness &&
-		v.Status.CurrentNodeID == want.CurrentNodeID && v.Status.OwnerID == want.OwnerID {
+		v.Status.CurrentNodeID == want.CurrentNodeID && v.Status.OwnerID == want.OwnerID &&
+		v.Status.FrontendDisabled == want.FrontendDisabled && v.Status.LastDegradedAt == want.LastDegradedAt &&
+		kubernetesStatusEqual(v.Status.KubernetesStatus, ks) {
 		return nil
 	}
-	condAny := make([]any, 0, len(conds))
+	condAnys := make([]any, 0, len(conds))
 	for _, c := range conds {
-		condAny = append(condAny, map[string]any{"type": c.Type, "status": c.Status, "reason": c.Reason, "message": c.Message,
-			"lastTransitionTime": c.LastTransitionTime, "lastProbeTime": ""})
+		condAnys = append(condAnys, condAny(c, c.LastTransitionTime))
 	}
 	status := map[string]any{
 		"state":            want.State,
 		"robustness":       want.Robustness,
 		"currentNodeID":    want.CurrentNodeID,
 		"ownerID":          want.OwnerID,
-		"conditions":       condAny,
-		"frontendDisabled": false,
+		"conditions":       condAnys,
+		"frontendDisabled": frontendDisabled,
+		"lastDegradedAt":   degradedAt,
+	}
+	if ks != nil {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ks)
+		if err != nil {
+			return fmt.Errorf("convert kubernetesStatus: %w", err)
+		}
+		status["kubernetesStatus"] = m
 	}
 	return s.patch(ctx, volumeGVR, v.Name, map[string]any{"status": status}, "status")
 }
@@ -486,8 +695,9 @@ func conditionsEqual(a, b []condition) bool {
 
 // patchTicketStatuses writes status.attachmentTicketStatuses when they
 // differ from what the tickets and the volume's attachment call for.
-func (s *sim) patchTicketStatuses(ctx context.Context, va *lhVolumeAttachment, attachedNode string) error {
-	want := ticketStatuses(va.Spec.AttachmentTickets, va.Status.AttachmentTicketStatuses, attachedNode, nowString())
+func (s *sim) patchTicketStatuses(ctx context.Context, va *lhVolumeAttachment, d volumeDecision, wantNode string, disableFrontend bool) error {
+	want := ticketStatuses(va.Spec.AttachmentTickets, va.Status.AttachmentTicketStatuses,
+		attachState{node: d.currentNodeID, disableFrontend: disableFrontend, wantNode: wantNode, blocked: d.blocked}, nowString())
 	body := map[string]any{}
 	for id, st := range want {
 		prev := va.Status.AttachmentTicketStatuses[id]
@@ -496,8 +706,7 @@ func (s *sim) patchTicketStatuses(ctx context.Context, va *lhVolumeAttachment, a
 		}
 		conds := make([]any, 0, len(st.Conditions))
 		for _, c := range st.Conditions {
-			conds = append(conds, map[string]any{"type": c.Type, "status": c.Status, "reason": c.Reason, "message": c.Message,
-				"lastTransitionTime": c.LastTransitionTime, "lastProbeTime": ""})
+			conds = append(conds, condAny(c, c.LastTransitionTime))
 		}
 		body[id] = map[string]any{"id": st.ID, "satisfied": st.Satisfied, "generation": st.Generation, "conditions": conds}
 	}

@@ -16,10 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// longhornFinalizer is the finalizer Longhorn's mutator puts on volumes,
-// backing images and VolumeAttachments (webhook/common/common.go,
+// The mutator puts longhornFinalizer (volume.go) on volumes, backing images
+// and VolumeAttachments (webhook/common/common.go,
 // GetLonghornFinalizerPatchOpIfNeeded: the API group name).
-const longhornFinalizer = "longhorn.io"
 
 // Settings the webhook reads, with Longhorn's defaults (types/setting.go).
 const (
@@ -253,7 +252,7 @@ func (a admission) mutateVolume(ctx context.Context, obj map[string]any, create 
 	size := fieldInt(obj, "spec", "size")
 	if create {
 		if fieldInt(obj, "spec", "numberOfReplicas") == 0 {
-			p.set("/spec/numberOfReplicas", a.settingInt(ctx, settingDefaultReplicaCount, engine, defaultNumberOfReplicas))
+			p.set("/spec/numberOfReplicas", a.settingInt(ctx, settingDefaultReplicaCount, engine, 3))
 		}
 		if str("dataLocality") == "" {
 			p.set("/spec/dataLocality", a.settingString(ctx, settingDefaultDataLocality, "disabled"))
