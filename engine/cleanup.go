@@ -200,7 +200,15 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup, log 
 			log.Debug().Err(err).Stringer("in", d).Msg("cleanup: retrying")
 		},
 	}
-	defer func() { res.Retried, res.LastRetried = retries.Count() }()
+	// A restore is a merge patch: a webhook refusing it will refuse it
+	// again, so only transient errors are retried.
+	restores := &kube.Retries{Log: retries.Log}
+	defer func() {
+		res.Retried, res.LastRetried = retries.Count()
+		if n, last := restores.Count(); n > 0 {
+			res.Retried, res.LastRetried = res.Retried+n, last
+		}
+	}()
 	var stopped int // requests that ended with the context
 	keep := func(err error) {
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
@@ -224,7 +232,7 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup, log 
 			case len(paths) == 0 || e.before == nil || ctx.Err() != nil:
 				res.Changed = append(res.Changed, e.ref)
 			default:
-				if err := restore(ctx, cl, e.ref, e.before, paths, retries); err != nil {
+				if err := restore(ctx, cl, e.ref, e.before, paths, restores); err != nil {
 					res.Changed = append(res.Changed, e.ref)
 					keep(fmt.Errorf("restoring %s: %w", e.ref, err))
 					break

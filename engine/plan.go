@@ -67,7 +67,7 @@ type SelectionSpec struct {
 // ExpectError says which error a step must fail with. Every key given must
 // match; with none, any error does.
 type ExpectError struct {
-	Message string `yaml:"message" doc:"A substring of the error message, e.g. 'is in use'."`
+	Message string `yaml:"message" doc:"A substring of the error message, e.g. 'there are replicas using it'."`
 	Pattern string `yaml:"pattern" doc:"A regular expression (RE2) the error message must match."`
 	Reason  string `yaml:"reason" doc:"The API server's reason, e.g. Forbidden, Invalid, NotFound, AlreadyExists, Conflict."`
 }

@@ -15,12 +15,17 @@ var unrestored = [][]string{
 
 // RestorePatch is the JSON merge patch (RFC 7386) that sets each of paths
 // of an object back to its value in before, or removes it (null) where
-// before did not have it. A path inside a list restores the whole list,
-// as merge patches replace lists. Paths under a shorter one are covered by
-// it; server-owned fields (status, metadata.resourceVersion, ...) are left
-// alone.
+// before did not have it: a path whose ancestor before lacked removes that
+// whole ancestor (a map entry the plan added, such as an attachment ticket,
+// goes whole, not leaf by leaf into an empty map). A path inside a list
+// restores the whole list, as merge patches replace lists. Paths under a
+// shorter one are covered by it; server-owned fields (status,
+// metadata.resourceVersion, ...) are left alone.
 func RestorePatch(before map[string]any, paths [][]string) map[string]any {
-	ps := slices.Clone(paths)
+	ps := make([][]string, 0, len(paths))
+	for _, p := range paths {
+		ps = append(ps, firstAbsent(before, p))
+	}
 	slices.SortStableFunc(ps, func(a, b []string) int { return len(a) - len(b) })
 	var kept [][]string
 	for _, p := range ps {
@@ -41,6 +46,17 @@ func RestorePatch(before map[string]any, paths [][]string) map[string]any {
 		set(patch, p, v)
 	}
 	return patch
+}
+
+// firstAbsent cuts path at its first element that before lacks (the whole
+// path when it exists or only its leaf is missing).
+func firstAbsent(before map[string]any, path []string) []string {
+	for i := 1; i < len(path); i++ {
+		if _, ok := lookup(before, path[:i]); !ok {
+			return path[:i]
+		}
+	}
+	return path
 }
 
 func hasPrefix(p, prefix []string) bool {

@@ -107,18 +107,25 @@ func RetryBackoff() wait.Backoff {
 	return wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 1 << 30, Cap: 2 * time.Second}
 }
 
+// AllowedFor bounds how long one request is retried for an error that is
+// not transient but r.Allow accepts (a webhook's refusal while dependents
+// are still being deleted): a refusal that lasts longer is taken as final.
+const AllowedFor = time.Minute
+
 // Retry calls fn until it succeeds, fails with an error that is not
-// Transient (nor allowed by r.Allow), or ctx ends, waiting with
-// RetryBackoff in between. When ctx ends while retrying it returns the last
-// real error, not the context's. r may be nil.
+// Transient (nor allowed by r.Allow, for at most AllowedFor), or ctx ends,
+// waiting with RetryBackoff in between. When ctx ends while retrying it
+// returns the last real error, not the context's. r may be nil.
 func Retry(ctx context.Context, r *Retries, fn func(context.Context) error) error {
 	if r == nil {
 		r = &Retries{}
 	}
 	b := RetryBackoff()
+	start := time.Now()
 	for {
 		err := fn(ctx)
-		if err == nil || ctx.Err() != nil || !(Transient(err) || (r.Allow != nil && r.Allow(err))) {
+		allowed := r.Allow != nil && r.Allow(err) && time.Since(start) < AllowedFor
+		if err == nil || ctx.Err() != nil || !(Transient(err) || allowed) {
 			return err
 		}
 		d := b.Step()

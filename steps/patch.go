@@ -179,7 +179,7 @@ func (a *patchAction) Run(ctx context.Context, env *engine.Env) error {
 			}
 			res.Patched++
 			patched = append(patched, out.Object)
-			env.Progress(res.Patched, 0, "patched", 0)
+			env.Progress(res.Patched, res.Patched, "patched", 0) // the total is known only at the end
 		}
 	}
 	return a.outputs.set(env, patched)
