@@ -202,12 +202,9 @@ func TestIntegrationWebhook(t *testing.T) {
 func TestIntegrationWebhookSetting(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.waitWebhook()
-	e.ensureSettingCRD()
-	setting := map[string]any{"apiVersion": "longhorn.io/v1beta2", "kind": "Setting",
-		"metadata": map[string]any{"name": settingDefaultMinBICopies}, "value": "2"}
-	if _, err := e.createRaw(lhGVR("settings"), setting); err != nil {
-		t.Fatal(err)
-	}
+	// The simulator creates Longhorn's settings at start; set this one for
+	// the test (restored after it).
+	e.setSetting(settingDefaultMinBICopies, "2")
 	got, err := e.createRaw(backingImageGVR, backingImageObj("it-wh-setting-bi"))
 	if err != nil {
 		t.Fatal(err)
