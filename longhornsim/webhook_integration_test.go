@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // waitWebhook waits until the API server sends Longhorn writes through the
@@ -212,47 +211,6 @@ func TestIntegrationWebhookSetting(t *testing.T) {
 	if n := fieldInt(got.Object, "spec", "minNumberOfCopies"); n != 2 {
 		t.Errorf("minNumberOfCopies = %d, want 2 from the setting", n)
 	}
-}
-
-// ensureSettingCRD installs a minimal settings.longhorn.io CRD (value as a
-// string, as Longhorn's) when the cluster has none, and removes it after.
-func (e *env) ensureSettingCRD() {
-	e.t.Helper()
-	const name = "settings.longhorn.io"
-	if _, err := e.dyn.Resource(crdGVR).Get(e.ctx, name, metav1.GetOptions{}); err == nil {
-		return
-	}
-	crd := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"group": "longhorn.io", "scope": "Namespaced",
-			"names": map[string]any{"kind": "Setting", "listKind": "SettingList", "plural": "settings", "singular": "setting", "shortNames": []any{"lhs"}},
-			"versions": []any{map[string]any{"name": "v1beta2", "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "required": []any{"value"}, "properties": map[string]any{
-					"apiVersion": map[string]any{"type": "string"}, "kind": map[string]any{"type": "string"},
-					"metadata": map[string]any{"type": "object"}, "value": map[string]any{"type": "string"}}}}}},
-		},
-	}}
-	if _, err := e.dyn.Resource(crdGVR).Create(e.ctx, crd, metav1.CreateOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		// Wait until it is gone, so that the next test does not meet a
-		// terminating CRD.
-		_ = e.dyn.Resource(crdGVR).Delete(context.Background(), name, metav1.DeleteOptions{})
-		_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := e.dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
-		})
-	})
-	if err := waitEstablished(e.ctx, e.dyn, name, time.Minute); err != nil {
-		e.t.Fatal(err)
-	}
-	e.waitFor(time.Minute, "settings served", func() (bool, string) {
-		_, err := e.dyn.Resource(lhGVR("settings")).Namespace(Namespace).List(e.ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, fmt.Sprint(err)
-	})
 }
 
 // TestIntegrationWebhookStopRemovesConfiguration: a stopped simulator
