@@ -65,21 +65,23 @@ type waitForAction struct {
 	n, min  engine.IntValue
 	holdFor time.Duration
 	outputs outputs
-	// keepManagedFields is set when an expression names managedFields;
-	// otherwise the wait drops them from the objects it holds.
-	keepManagedFields bool
+	// proj is what the wait keeps of each object: what the condition and
+	// the outputs read.
+	proj projection
 }
 
 // Build implements engine.Spec.
 func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 	a := &waitForAction{target: s.Target.build(b, b.Scope(), false), holdFor: s.HoldFor.Duration}
-	a.keepManagedFields = strings.Contains(s.Condition.Src, "managedFields")
+	keepManagedFields := strings.Contains(s.Condition.Src, "managedFields")
 	for _, o := range s.Outputs {
-		a.keepManagedFields = a.keepManagedFields || strings.Contains(o.Src, "managedFields")
+		keepManagedFields = keepManagedFields || strings.Contains(o.Src, "managedFields")
 	}
 	a.cond = b.Compile(s.Condition, b.Scope().With("object", map[string]any{}), eval.Bool)
+	var reads eval.Reads
 	if a.cond != nil {
 		a.paths = a.cond.Paths("object")
+		reads = a.cond.Reads("object") // the timeout message's paths are among them
 	}
 
 	// Quantifiers, in the order written; errors point at the value.
@@ -131,6 +133,10 @@ func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 		checkLiteral(b, s.Min, "min", 0)
 	}
 	a.outputs = buildOutputs(b, s.Outputs)
+	for _, o := range a.outputs {
+		reads = reads.Add(o.ElemReads("objects"))
+	}
+	a.proj = newProjection(reads, keepManagedFields)
 	return a, nil
 }
 
@@ -189,7 +195,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 		return err
 	}
 	w := newWaiter(a.cond, a.paths, q, a.holdFor, rt, vals)
-	w.keepManagedFields = a.keepManagedFields
+	w.proj = a.proj
 	detail := &WaitDetail{Quantifier: q.kind.String()}
 	env.Result.Detail = detail
 	defer func() { w.fillResult(detail) }()
@@ -262,9 +268,9 @@ type waiter struct {
 	label   string // lower-case kind, for object names in messages
 	vals    eval.Values
 	changed chan struct{} // the quantifier started or stopped holding
-	// keepManagedFields keeps metadata.managedFields in the objects held
-	// (about a third of a small object's memory).
-	keepManagedFields bool
+	// proj is the informer's transform: the objects held (by the
+	// informer's store and objs alike) are projected.
+	proj projection
 
 	mu        sync.Mutex
 	objs      map[objKey]*waitObj
@@ -277,7 +283,8 @@ type waiter struct {
 	apiErr    error     // last list or watch error
 }
 
-// waitObj is the latest version of one object and its condition's reading.
+// waitObj is the latest version of one object (projected: what the wait
+// reads of it) and its condition's reading.
 type waitObj struct {
 	ns, name string
 	object   map[string]any
@@ -310,10 +317,8 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 		func(o *metav1.ListOptions) {
 			o.LabelSelector, o.FieldSelector = rt.LabelSelector, fieldSel
 		}).Informer()
-	if !w.keepManagedFields {
-		if err := inf.SetTransform(dropManagedFields); err != nil {
-			return nil, err
-		}
+	if err := inf.SetTransform(w.proj.transform); err != nil {
+		return nil, err
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		if errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || ctx.Err() != nil {
@@ -350,18 +355,6 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 		}
 	}()
 	return stopped, nil
-}
-
-// dropManagedFields removes metadata.managedFields from an object before
-// the informer stores it, as kubectl get hides them: waiting on 10,000
-// ConfigMaps then needs less memory (bench/, docs/benchmarks.md).
-func dropManagedFields(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if md, ok := u.Object["metadata"].(map[string]any); ok {
-			delete(md, "managedFields")
-		}
-	}
-	return obj, nil
 }
 
 // upsert handles an added or updated object: it evaluates the condition for

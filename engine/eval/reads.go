@@ -130,24 +130,34 @@ func reads(tree ast.Node, root string, list bool) Reads {
 }
 
 // predicateReads is what a predicate body reads of its element #: every
-// use of # must start a chain of constant properties. A nested predicate
-// rebinds #, so it gives up.
+// use of # must start a chain of constant properties. In a nested
+// predicate # is the inner element, so its pointers are not the outer
+// element (the inner builtin's collection, e.g. .status.conditions in
+// find(.status.conditions, .type == "Ready"), is a chain of the outer one).
 func predicateReads(body ast.Node) ([][]string, bool) {
+	innerPtr := map[ast.Node]bool{}
+	ast.Walk(&body, visitorFunc(func(node *ast.Node) {
+		if pr, ok := (*node).(*ast.PredicateNode); ok {
+			ast.Walk(&pr.Node, visitorFunc(func(n *ast.Node) {
+				if p, ok := (*n).(*ast.PointerNode); ok {
+					innerPtr[p] = true
+				}
+			}))
+		}
+	}))
 	isPtr := func(n ast.Node) bool {
 		p, ok := unchain(n).(*ast.PointerNode)
-		return ok && p.Name == ""
+		return ok && p.Name == "" && !innerPtr[p]
 	}
-	uses, starts, nested := 0, 0, false
+	uses, starts := 0, 0
 	inner := map[ast.Node]bool{}
 	var chains []*ast.MemberNode
 	ast.Walk(&body, visitorFunc(func(node *ast.Node) {
 		switch x := (*node).(type) {
 		case *ast.PointerNode:
-			if x.Name == "" {
+			if isPtr(x) {
 				uses++
 			}
-		case *ast.PredicateNode:
-			nested = true
 		case *ast.MemberNode:
 			if _, ok := constantProperty(x.Property); ok {
 				inner[unchain(x.Node)] = true
@@ -158,7 +168,7 @@ func predicateReads(body ast.Node) ([][]string, bool) {
 			}
 		}
 	}))
-	if nested || starts < uses {
+	if starts < uses {
 		return nil, false
 	}
 	var out [][]string

@@ -54,7 +54,9 @@ func TestElemReads(t *testing.T) {
 		{`map(objects, #)`, `{true []}`},
 		{`map(objects, toJSON(#))`, `{true []}`},
 		{`map(objects, .spec[.key])`, `{false [[spec] [key]]}`},
-		{`map(objects, map(.items, .x))`, `{true []}`},
+		{`map(objects, map(.items, .x))`, `{false [[items]]}`},
+		{`map(objects, .metadata.uid + find(.status.conditions, .type == "Ready").lastTransitionTime)`, `{false [[metadata uid] [status conditions]]}`},
+		{`map(objects, map(.items, #.x + toJSON(#)))`, `{false [[items]]}`},
 	}
 	for _, tt := range tests {
 		p, err := Compile(tt.src, spanOf(tt.src), 0, scope, Any)
