@@ -1,17 +1,19 @@
 package steps
 
 import (
+	"encoding/json"
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/scenario-runner/runner/engine/eval"
 )
 
 // projection is what a wait keeps of each object it watches: the subtrees
 // its condition, its outputs and its timeout message read (eval.Reads),
-// plus what the wait itself needs (name, namespace, labels for the
-// selector, resourceVersion). Waiting on 100,000 small ConfigMaps for one
+// plus the labels for the selector check. Waiting on 100,000 small ConfigMaps for one
 // field then holds a few hundred bytes per object instead of the whole
 // object (docs/benchmarks.md). When an expression reads the whole object
 // (`object` alone, `object[key]`, outputs over whole `objects`), it keeps
@@ -23,11 +25,10 @@ type projection struct {
 	keepManagedFields bool
 }
 
-// alwaysKept are the paths of every projection.
-var alwaysKept = [][]string{
-	{"apiVersion"}, {"kind"},
-	{"metadata", "name"}, {"metadata", "namespace"}, {"metadata", "labels"}, {"metadata", "resourceVersion"},
-}
+// alwaysKept are the paths of every projection: the labels, for the
+// selector check of upsert (name, namespace and resourceVersion are fields
+// of heldObject).
+var alwaysKept = [][]string{{"metadata", "labels"}}
 
 func newProjection(reads eval.Reads, keepManagedFields bool) projection {
 	if reads.Whole {
@@ -38,7 +39,8 @@ func newProjection(reads eval.Reads, keepManagedFields bool) projection {
 }
 
 // transform is the informer's transform (cache.TransformFunc): it runs on
-// every object before the informer stores it or hands it to the handlers.
+// every object before the informer stores it or hands it to the handlers,
+// and turns it into a *heldObject.
 func (p projection) transform(obj any) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
@@ -49,10 +51,54 @@ func (p projection) transform(obj any) (any, error) {
 			delete(md, "managedFields")
 		}
 	}
-	if p.whole {
-		return u, nil
+	h := &heldObject{ObjectMeta: noMeta, ns: u.GetNamespace(), name: u.GetName(), rv: u.GetResourceVersion()}
+	kept := u.Object
+	if !p.whole {
+		kept = p.project(u.Object)
 	}
-	return &unstructured.Unstructured{Object: p.project(u.Object)}, nil
+	raw, err := json.Marshal(kept)
+	if err != nil {
+		return nil, err
+	}
+	h.raw = raw
+	return h, nil
+}
+
+// heldObject is what the informer stores and hands to the handlers for one
+// object: its key, and what the wait reads of it as JSON, a few hundred
+// bytes where maps of the same fields take a few kilobytes (a map of up to
+// eight entries takes ~300 bytes). The informer holds every object of the
+// initial list before it calls a handler (client-go's watch-list keeps
+// them in a temporary store, transformed), so what it holds is what the
+// transform returns: the handlers, the outputs and the messages decode raw
+// when they need the map (one small object at a time).
+type heldObject struct {
+	// ObjectMeta is a shared empty one: the informer's key function calls
+	// only the getters below (cache.MetaNamespaceKeyFunc).
+	*metav1.ObjectMeta
+	ns, name, rv string
+	raw          []byte
+}
+
+var noMeta = &metav1.ObjectMeta{}
+
+// GetNamespace implements metav1.Object.
+func (h *heldObject) GetNamespace() string { return h.ns }
+
+// GetName implements metav1.Object.
+func (h *heldObject) GetName() string { return h.name }
+
+// GetResourceVersion implements metav1.Object.
+func (h *heldObject) GetResourceVersion() string { return h.rv }
+
+// object returns the projection as a map, as the API's JSON decodes
+// (whole numbers as int64, as unstructured has them).
+func (h *heldObject) object() map[string]any {
+	var m map[string]any
+	if err := utiljson.Unmarshal(h.raw, &m); err != nil {
+		return map[string]any{} // raw is what json.Marshal wrote
+	}
+	return m
 }
 
 // project copies the subtrees of obj at p's paths. A map on the way to a

@@ -67,17 +67,23 @@ func sampleObjects() []map[string]any {
 func sameAsWhole(t *testing.T, label string, a *waitForAction, vals eval.Values) {
 	t.Helper()
 	var whole, projected []any
+	var wholeHeld, projHeld []*heldObject
 	for _, o := range sampleObjects() {
-		w := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(o)}
-		delete(w.Object["metadata"].(map[string]any), "managedFields") // as before projections
-		if a.proj.keepManagedFields {
-			w.Object = runtime.DeepCopyJSON(o)
+		w := runtime.DeepCopyJSON(o)
+		if !a.proj.keepManagedFields {
+			delete(w["metadata"].(map[string]any), "managedFields") // as before projections
+		}
+		wh, err := projection{whole: true, keepManagedFields: true}.transform(&unstructured.Unstructured{Object: w})
+		if err != nil {
+			t.Fatal(err)
 		}
 		p, err := a.proj.transform(&unstructured.Unstructured{Object: runtime.DeepCopyJSON(o)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		whole, projected = append(whole, w.Object), append(projected, p.(*unstructured.Unstructured).Object)
+		h := p.(*heldObject)
+		whole, projected = append(whole, w), append(projected, h.object())
+		wholeHeld, projHeld = append(wholeHeld, wh.(*heldObject)), append(projHeld, h)
 	}
 	for _, name := range a.cond.Names() {
 		if _, ok := vals[name]; !ok && name != "object" {
@@ -104,7 +110,7 @@ func sameAsWhole(t *testing.T, label string, a *waitForAction, vals eval.Values)
 			t.Errorf("%s: output %s: whole %v, %v; projected %v, %v", label, name, v1, e1, v2, e2)
 		}
 	}
-	msg := func(objs []any) string {
+	msg := func(objs []*heldObject) string {
 		m, err := newFakeCluster(t).Mapping(t.Context(), schema.GroupVersionKind{Version: "v1", Kind: "Pod"})
 		if err != nil {
 			t.Fatal(err)
@@ -113,11 +119,11 @@ func sameAsWhole(t *testing.T, label string, a *waitForAction, vals eval.Values)
 		w := newWaiter(a.cond, a.paths, quantifier{kind: quantAll, min: 1}, 0, rt, vals)
 		w.label, w.synced = "thing", true
 		for _, o := range objs {
-			w.upsert(&unstructured.Unstructured{Object: o.(map[string]any)})
+			w.upsert(o)
 		}
 		return w.timeoutError().Error()
 	}
-	if m1, m2 := msg(whole), msg(projected); m1 != m2 {
+	if m1, m2 := msg(wholeHeld), msg(projHeld); m1 != m2 {
 		t.Errorf("%s: timeout message of %q:\nwhole:     %s\nprojected: %s", label, a.cond.Source, m1, m2)
 	}
 }

@@ -284,12 +284,11 @@ type waiter struct {
 }
 
 // waitObj is the latest version of one object (projected: what the wait
-// reads of it) and its condition's reading.
+// reads of it, as the informer holds it) and its condition's reading.
 type waitObj struct {
-	ns, name string
-	object   map[string]any
-	ok       bool
-	err      error // the condition's error, if it failed
+	*heldObject
+	ok  bool
+	err error // the condition's error, if it failed
 }
 
 func newWaiter(cond *eval.Program, paths [][]string, q quantifier, holdFor time.Duration, rt resolvedTarget, vals eval.Values) *waiter {
@@ -360,31 +359,32 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 // upsert handles an added or updated object: it evaluates the condition for
 // that object alone and adjusts the running counts.
 func (w *waiter) upsert(obj any) {
-	u, ok := obj.(*unstructured.Unstructured)
+	h, ok := obj.(*heldObject)
 	if !ok {
 		return
 	}
+	u := &unstructured.Unstructured{Object: h.object()}
 	// The server filters by name and labels; checking again costs little and
 	// drops an object whose labels changed under a watch that did not.
-	if (w.target.Name != "" && u.GetName() != w.target.Name) || !w.sel.Matches(objLabels(u.Object)) {
+	if (w.target.Name != "" && h.name != w.target.Name) || !w.sel.Matches(objLabels(u.Object)) {
 		w.remove(obj)
 		return
 	}
 	w.vals["object"] = u.Object
 	sat, err := w.cond.Bool(w.vals)
-	key := objKey{u.GetNamespace(), u.GetName()}
+	key := objKey{h.ns, h.name}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.objs[key]
 	if o == nil {
-		o = &waitObj{ns: u.GetNamespace(), name: u.GetName()}
+		o = &waitObj{}
 		w.objs[key] = o
 	}
 	if o.ok {
 		w.satisfied--
 	}
-	o.object, o.ok, o.err = u.Object, sat, err
+	o.heldObject, o.ok, o.err = h, sat, err
 	if o.ok {
 		w.satisfied++
 	}
@@ -396,11 +396,11 @@ func (w *waiter) remove(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	u, ok := obj.(*unstructured.Unstructured)
+	h, ok := obj.(*heldObject)
 	if !ok {
 		return
 	}
-	key := objKey{u.GetNamespace(), u.GetName()}
+	key := objKey{h.ns, h.name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.objs[key]
@@ -517,7 +517,7 @@ func (w *waiter) state() ([]any, time.Time, bool, string) {
 	sortObjs(sat)
 	objects := make([]any, len(sat))
 	for i, o := range sat {
-		objects[i] = o.object
+		objects[i] = o.object()
 	}
 	return objects, w.since, true, ""
 }
@@ -657,7 +657,7 @@ func (w *waiter) objName(o *waitObj) string {
 func (w *waiter) reading(o *waitObj) string {
 	parts := make([]string, 0, len(w.paths))
 	for _, p := range w.paths {
-		v, ok := lookupPath(o.object, p)
+		v, ok := lookupPath(o.object(), p)
 		val := "<missing>"
 		if ok {
 			val = formatValue(v)
