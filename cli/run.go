@@ -41,8 +41,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.cleanup, "cleanup", "", "when to delete what the plan created: always, on-success or never (default: the plan's cleanup)")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound on each plan, overriding the plan's timeout")
 	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", engine.DefaultCleanupTimeout, "bound on the cleanup of each plan")
-	f.Float32Var(&o.qps, "qps", 200, "client queries per second to the API server (negative: no client-side limit)")
-	f.IntVar(&o.burst, "burst", 400, "client burst to the API server")
+	f.Float32Var(&o.qps, "qps", 0, "client queries per second to the API server (0: no client-side limit when the server has API Priority and Fairness, which then throttles, else 200; negative: no limit)")
+	f.IntVar(&o.burst, "burst", 400, "client burst to the API server, with a limit")
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
@@ -91,7 +91,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 		return err
 	}
-	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Msg("connected")
+	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Str("client_limit", client.ClientLimit()).Msg("connected")
 
 	observer, log := newObserver(o, log)
 	defer observer.Stop()

@@ -30,10 +30,11 @@ import (
 type Options struct {
 	Kubeconfig string // empty: KUBECONFIG, ~/.kube/config, then in-cluster
 	Context    string
-	// QPS and Burst bound the client's requests. QPS 0 keeps the
-	// kubeconfig's (client-go's default, 5); a negative QPS removes the
-	// client-side limit and leaves throttling to the API server's priority
-	// and fairness, as kubectl does.
+	// QPS and Burst bound the client's requests. QPS 0 (the default)
+	// means no client-side limit when the server has API Priority and
+	// Fairness (Check finds flowcontrol.apiserver.k8s.io served), which then
+	// throttles, and FallbackQPS with Burst (0: FallbackBurst) otherwise.
+	// A positive QPS is a fixed limit; a negative one removes the limit.
 	QPS   float32
 	Burst int
 }
@@ -75,14 +76,23 @@ func Load(o Options) (*rest.Config, string, error) {
 	if raw, err := cc.RawConfig(); err == nil && ctxName == "" {
 		ctxName = raw.CurrentContext
 	}
+	if o.Burst > 0 {
+		cfg.Burst = o.Burst
+	}
 	switch {
 	case o.QPS < 0:
 		cfg.QPS = -1 // client-go makes no rate limiter
 	case o.QPS > 0:
 		cfg.QPS = o.QPS
-	}
-	if o.Burst > 0 {
-		cfg.Burst = o.Burst
+	default:
+		burst := o.Burst
+		if burst <= 0 {
+			burst = FallbackBurst
+		}
+		cfg.Burst = burst
+		l := newAutoLimiter(FallbackQPS, burst)
+		cfg.RateLimiter = l
+		cfg.Wrap(l.watchHeaders)
 	}
 	return cfg, ctxName, nil
 }
@@ -118,6 +128,24 @@ func NewForConfig(cfg *rest.Config) (*Client, error) {
 	}, nil
 }
 
+// ClientLimit says how the client limits its requests, for the log: "none
+// (the API server has priority and fairness)", "200 QPS, burst 400".
+func (c *Client) ClientLimit() string {
+	switch l := c.Config.RateLimiter.(type) {
+	case *autoLimiter:
+		if l.off.Load() {
+			return "none (the API server has priority and fairness)"
+		}
+		return fmt.Sprintf("%g QPS, burst %d (the API server has no priority and fairness)", l.QPS(), c.Config.Burst)
+	case nil:
+		if c.Config.QPS < 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%g QPS, burst %d", c.Config.QPS, c.Config.Burst)
+	}
+	return "custom"
+}
+
 // Dynamic returns the dynamic client.
 func (c *Client) Dynamic() dynamic.Interface { return c.dyn }
 
@@ -137,9 +165,17 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 		}
 		// /version is open to anyone; ask for something that needs
 		// credentials. The answer fills the mapper's cache.
-		if _, err := c.disc.ServerGroups(); err != nil {
+		groups, err := c.disc.ServerGroups()
+		if err != nil {
 			ch <- result{err: err}
 			return
+		}
+		if l, ok := c.Config.RateLimiter.(*autoLimiter); ok {
+			for _, g := range groups.Groups {
+				if g.Name == flowControlGroup {
+					l.off.Store(true)
+				}
+			}
 		}
 		ch <- result{v: v.GitVersion}
 	}()

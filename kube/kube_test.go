@@ -94,7 +94,7 @@ current-context: x
 		limited bool
 	}{
 		{qps: 200, want: 200, limited: true},
-		{qps: 0, want: 0, limited: true}, // client-go's default
+		{qps: 0, want: 0, limited: true}, // automatic: limited until the server shows priority and fairness
 		{qps: -1, want: -1, limited: false},
 		{qps: -5, want: -1, limited: false},
 	} {
@@ -112,5 +112,67 @@ current-context: x
 		if limited := rc.GetRateLimiter() != nil; limited != tc.limited {
 			t.Errorf("QPS %v: rate limited %v, want %v", tc.qps, limited, tc.limited)
 		}
+	}
+}
+
+// With no --qps, the client is limited until the server shows it has
+// priority and fairness: its API group in discovery, or its header on an
+// answer.
+func TestAutoLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		groups        string
+		header        bool
+		wantUnlimited bool
+	}{
+		{name: "no priority and fairness", groups: `[]`},
+		{name: "group served", groups: `[{"name":"flowcontrol.apiserver.k8s.io","versions":[{"groupVersion":"flowcontrol.apiserver.k8s.io/v1","version":"v1"}]}]`, wantUnlimited: true},
+		{name: "header", groups: `[]`, header: true, wantUnlimited: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.header {
+					w.Header().Set("X-Kubernetes-PF-FlowSchema-UID", "uid-1")
+				}
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/version":
+					_, _ = w.Write([]byte(`{"gitVersion":"v1.37.2"}`))
+				case "/api":
+					_, _ = w.Write([]byte(`{"kind":"APIVersions","versions":["v1"]}`))
+				case "/apis":
+					_, _ = w.Write([]byte(`{"kind":"APIGroupList","apiVersion":"v1","groups":` + tc.groups + `}`))
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			kc := filepath.Join(t.TempDir(), "kubeconfig")
+			if err := os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \""+srv.URL+"\"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := New(Options{Kubeconfig: kc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := c.Config.RateLimiter.(*autoLimiter)
+			if l.off.Load() || l.QPS() != FallbackQPS {
+				t.Fatalf("before Check: off %v, QPS %v", l.off.Load(), l.QPS())
+			}
+			if _, err := c.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.off.Load(); got != tc.wantUnlimited {
+				t.Errorf("unlimited after Check = %v, want %v (%s)", got, tc.wantUnlimited, c.ClientLimit())
+			}
+			// Limited, the bucket holds its burst, then makes callers wait.
+			n := 0
+			for l.TryAccept() && n < 2*FallbackBurst {
+				n++
+			}
+			if want := map[bool]int{false: FallbackBurst, true: 2 * FallbackBurst}[tc.wantUnlimited]; n < want-5 || n > want {
+				t.Errorf("accepted %d requests at once, want about %d", n, want)
+			}
+		})
 	}
 }

@@ -67,21 +67,23 @@ type waitForAction struct {
 	n, min  engine.IntValue
 	holdFor time.Duration
 	outputs outputs
-	// keepManagedFields is set when an expression names managedFields;
-	// otherwise the wait drops them from the objects it holds.
-	keepManagedFields bool
+	// proj is what the wait keeps of each object: what the condition and
+	// the outputs read.
+	proj projection
 }
 
 // Build implements engine.Spec.
 func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 	a := &waitForAction{target: s.Target.build(b, b.Scope(), false), holdFor: s.HoldFor.Duration}
-	a.keepManagedFields = strings.Contains(s.Condition.Src, "managedFields")
+	keepManagedFields := strings.Contains(s.Condition.Src, "managedFields")
 	for _, o := range s.Outputs {
-		a.keepManagedFields = a.keepManagedFields || strings.Contains(o.Src, "managedFields")
+		keepManagedFields = keepManagedFields || strings.Contains(o.Src, "managedFields")
 	}
 	a.cond = b.Compile(s.Condition, b.Scope().With("object", map[string]any{}), eval.Bool)
+	var reads eval.Reads
 	if a.cond != nil {
 		a.paths = a.cond.Paths("object")
+		reads = a.cond.Reads("object") // the timeout message's paths are among them
 	}
 
 	// Quantifiers, in the order written; errors point at the value.
@@ -133,6 +135,10 @@ func (s *WaitForSpec) Build(b *engine.Builder) (engine.Action, error) {
 		checkLiteral(b, s.Min, "min", 0)
 	}
 	a.outputs = buildOutputs(b, s.Outputs)
+	for _, o := range a.outputs {
+		reads = reads.Add(o.ElemReads("objects"))
+	}
+	a.proj = newProjection(reads, keepManagedFields)
 	return a, nil
 }
 
@@ -191,7 +197,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 		return err
 	}
 	w := newWaiter(a.cond, a.paths, q, a.holdFor, rt, vals)
-	w.keepManagedFields = a.keepManagedFields
+	w.proj = a.proj
 	detail := &WaitDetail{Quantifier: q.kind.String()}
 	env.Result.Detail = detail
 	defer func() { w.fillResult(detail) }()
@@ -267,9 +273,9 @@ type waiter struct {
 	label   string // lower-case kind, for object names in messages
 	vals    eval.Values
 	changed chan struct{} // the quantifier started or stopped holding
-	// keepManagedFields keeps metadata.managedFields in the objects held
-	// (about a third of a small object's memory).
-	keepManagedFields bool
+	// proj is the informer's transform: the objects held (by the
+	// informer's store and objs alike) are projected.
+	proj projection
 
 	mu        sync.Mutex
 	objs      map[objKey]*waitObj
@@ -282,12 +288,12 @@ type waiter struct {
 	apiErr    error     // last list or watch error
 }
 
-// waitObj is the latest version of one object and its condition's reading.
+// waitObj is the latest version of one object (projected: what the wait
+// reads of it, as the informer holds it) and its condition's reading.
 type waitObj struct {
-	ns, name string
-	object   map[string]any
-	ok       bool
-	err      error // the condition's error, if it failed
+	*heldObject
+	ok  bool
+	err error // the condition's error, if it failed
 }
 
 func newWaiter(cond *eval.Program, paths [][]string, q quantifier, holdFor time.Duration, rt resolvedTarget, vals eval.Values) *waiter {
@@ -354,10 +360,10 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 		fieldSel = fields.OneTermEqualSelector("metadata.name", rt.Name).String()
 	}
 	inf := w.informer(env, rt, fieldSel)
-	if !w.keepManagedFields {
-		if err := inf.SetTransform(dropManagedFields); err != nil {
-			return nil, err
-		}
+	// The transform keeps only what the expressions read (and drops
+	// managedFields unless they are read): see project.go.
+	if err := inf.SetTransform(w.proj.transform); err != nil {
+		return nil, err
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		if errors.Is(err, io.EOF) || apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || ctx.Err() != nil {
@@ -396,46 +402,35 @@ func (w *waiter) start(ctx context.Context, env *engine.Env) (<-chan struct{}, e
 	return stopped, nil
 }
 
-// dropManagedFields removes metadata.managedFields from an object before
-// the informer stores it, as kubectl get hides them: waiting on 10,000
-// ConfigMaps then needs less memory (bench/, docs/benchmarks.md).
-func dropManagedFields(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if md, ok := u.Object["metadata"].(map[string]any); ok {
-			delete(md, "managedFields")
-		}
-	}
-	return obj, nil
-}
-
 // upsert handles an added or updated object: it evaluates the condition for
 // that object alone and adjusts the running counts.
 func (w *waiter) upsert(obj any) {
-	u, ok := obj.(*unstructured.Unstructured)
+	h, ok := obj.(*heldObject)
 	if !ok {
 		return
 	}
+	u := &unstructured.Unstructured{Object: h.object()}
 	// The server filters by name and labels; checking again costs little and
 	// drops an object whose labels changed under a watch that did not.
-	if (w.target.Name != "" && u.GetName() != w.target.Name) || !w.sel.Matches(objLabels(u.Object)) {
+	if (w.target.Name != "" && h.name != w.target.Name) || !w.sel.Matches(objLabels(u.Object)) {
 		w.remove(obj)
 		return
 	}
 	w.vals["object"] = u.Object
 	sat, err := w.cond.Bool(w.vals)
-	key := objKey{u.GetNamespace(), u.GetName()}
+	key := objKey{h.ns, h.name}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.objs[key]
 	if o == nil {
-		o = &waitObj{ns: u.GetNamespace(), name: u.GetName()}
+		o = &waitObj{}
 		w.objs[key] = o
 	}
 	if o.ok {
 		w.satisfied--
 	}
-	o.object, o.ok, o.err = u.Object, sat, err
+	o.heldObject, o.ok, o.err = h, sat, err
 	if o.ok {
 		w.satisfied++
 	}
@@ -447,11 +442,11 @@ func (w *waiter) remove(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	u, ok := obj.(*unstructured.Unstructured)
+	h, ok := obj.(*heldObject)
 	if !ok {
 		return
 	}
-	key := objKey{u.GetNamespace(), u.GetName()}
+	key := objKey{h.ns, h.name}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.objs[key]
@@ -568,7 +563,7 @@ func (w *waiter) state() ([]any, time.Time, bool, string) {
 	sortObjs(sat)
 	objects := make([]any, len(sat))
 	for i, o := range sat {
-		objects[i] = o.object
+		objects[i] = o.object()
 	}
 	return objects, w.since, true, ""
 }
@@ -706,14 +701,15 @@ func (w *waiter) objName(o *waitObj) string {
 // reading shows the values o's condition read, e.g. `status.phase =
 // "Pending"`, and its error if it failed.
 func (w *waiter) reading(o *waitObj) string {
+	obj := o.object()
 	// What a Secret holds is masked wherever it is printed later too.
-	redact.Default.Add(redact.ObjectValues(o.object)...)
+	redact.Default.Add(redact.ObjectValues(obj)...)
 	parts := make([]string, 0, len(w.paths))
 	for _, p := range w.paths {
-		v, ok := lookupPath(o.object, p)
+		v, ok := lookupPath(obj, p)
 		val := "<missing>"
 		switch {
-		case ok && redact.SecretField(o.object, p):
+		case ok && redact.SecretField(obj, p):
 			val = redact.Mask // a Secret's data, base64 or not
 		case ok:
 			val = formatValue(v)

@@ -394,12 +394,15 @@ func BenchmarkWaitForEvent(b *testing.B) {
 			names := make([]string, n)
 			for i := range n {
 				names[i] = fmt.Sprintf("web-%d", i)
-				w.upsert(podObj(names[i], "Pending"))
+				w.upsert(held(b, w, podObj(names[i], "Pending")))
 			}
 			w.mu.Lock()
 			w.synced = true
 			w.mu.Unlock()
 			running, pending := podObj("", "Running"), podObj("", "Pending")
+			if matched := len(w.objs); matched != n {
+				b.Fatalf("%d objects held, want %d", matched, n)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
@@ -408,10 +411,19 @@ func BenchmarkWaitForEvent(b *testing.B) {
 					ev = running
 				}
 				ev.Object["metadata"].(map[string]any)["name"] = names[i%n]
-				w.upsert(ev)
+				w.upsert(held(b, w, ev))
 			}
 		})
 	}
+}
+
+// held is u as the informer hands it to the handlers.
+func held(b *testing.B, w *waiter, u *unstructured.Unstructured) *heldObject {
+	h, err := w.proj.transform(u.DeepCopy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h.(*heldObject)
 }
 
 func benchWaiter(b *testing.B) *waiter {
@@ -422,7 +434,9 @@ func benchWaiter(b *testing.B) *waiter {
 	}
 	p := loadBenchCondition(b)
 	rt := resolvedTarget{Mapping: m, GVR: m.Resource, Namespace: "default", LabelSelector: "app=web"}
-	return newWaiter(p, p.Paths("object"), quantifier{kind: quantAll, min: 1}, 0, rt, eval.Values{})
+	w := newWaiter(p, p.Paths("object"), quantifier{kind: quantAll, min: 1}, 0, rt, eval.Values{})
+	w.proj = newProjection(p.Reads("object"), false)
+	return w
 }
 
 func loadBenchCondition(b *testing.B) *eval.Program {

@@ -147,7 +147,16 @@ func (p shadowPatch) Visit(node *ast.Node) {
 // Compile compiles src, found at span (whose offset 0 is src's first rune
 // plus base), in scope. An error is a *diag.Error at the offending character.
 func Compile(src string, span diag.Span, base int, scope *Scope, want Want) (*Program, error) {
+	return compile(src, span, base, scope, want, true)
+}
+
+// compile is Compile; setLookup false keeps expr's linear `in` (for the
+// benchmark that compares them).
+func compile(src string, span diag.Span, base int, scope *Scope, want Want, setLookup bool) (*Program, error) {
 	opts := append([]expr.Option{expr.Env(scope.env()), expr.Patch(shadowPatch{scope})}, memoryOptions()...)
+	if setLookup {
+		opts = append(opts, expr.Patch(inSetPatch{}), new(inSets).option())
+	}
 	switch want {
 	case Bool:
 		opts = append(opts, expr.AsBool())
@@ -341,7 +350,7 @@ func (p *Program) Identifiers() []string {
 	seen := map[string]bool{}
 	var walk func(n ast.Node)
 	v := visitorFunc(func(node *ast.Node) {
-		if id, ok := (*node).(*ast.IdentifierNode); ok && !internalName(id.Value) {
+		if id, ok := (*node).(*ast.IdentifierNode); ok && !internalName(id.Value) && id.Value != inSetName {
 			seen[strings.TrimPrefix(id.Value, "$")] = true
 		}
 	})

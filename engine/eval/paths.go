@@ -102,7 +102,7 @@ func (p *Program) Names() []string {
 	}
 	var all []found
 	ast.Walk(new(p.prog.Node()), visitorFunc(func(node *ast.Node) {
-		if id, ok := (*node).(*ast.IdentifierNode); ok {
+		if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value != inSetName {
 			all = append(all, found{strings.TrimPrefix(id.Value, "$"), id.Location().From})
 		}
 	}))
