@@ -232,12 +232,15 @@ func (c *cleaner) run(ctx context.Context, cl Cluster, res *result.Cleanup, log 
 			case len(paths) == 0 || e.before == nil || ctx.Err() != nil:
 				res.Changed = append(res.Changed, e.ref)
 			default:
-				if err := restore(ctx, cl, e.ref, e.before, paths, restores); err != nil {
+				did, err := restore(ctx, cl, e.ref, e.before, paths, restores)
+				if err != nil {
 					res.Changed = append(res.Changed, e.ref)
 					keep(fmt.Errorf("restoring %s: %w", e.ref, err))
 					break
 				}
-				res.Restored = append(res.Restored, e.ref)
+				if did {
+					res.Restored = append(res.Restored, e.ref)
+				}
 				if len(e.kept) > 0 {
 					res.Changed = append(res.Changed, e.ref) // partly kept
 				}
@@ -326,23 +329,26 @@ func verifyLeft(cl Cluster, res *result.Cleanup) {
 // restore sends a merge patch that sets every field the plan changed back
 // to its value before the first change (removing it where it was absent),
 // retrying transient errors. An object deleted since needs nothing.
-func restore(ctx context.Context, cl Cluster, ref result.ObjectRef, before map[string]any, paths [][]string, retries *kube.Retries) error {
+// It reports whether it put anything back: nothing to put back (the plan
+// set only server-owned fields, e.g. applied a namespace by name) or an
+// object gone since is not a restore.
+func restore(ctx context.Context, cl Cluster, ref result.ObjectRef, before map[string]any, paths [][]string, retries *kube.Retries) (bool, error) {
 	patch := RestorePatch(before, paths)
 	if len(patch) == 0 {
-		return nil
+		return false, nil
 	}
 	body, err := json.Marshal(patch)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = kube.Retry(ctx, retries, func(ctx context.Context) error {
 		_, err := cl.Dynamic().Resource(kube.GVR(ref)).Namespace(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "runner"})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // DefaultCleanupTimeout bounds the whole cleanup.

@@ -56,6 +56,18 @@ func TestMutatingKinds(t *testing.T) {
 			},
 		},
 		{
+			name:    "apply of an existing object by name only: cleanup removes the run's marks",
+			steps:   "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n",
+			summary: []string{"1/1 applied (0 created, 1 changed)"},
+			left:    []string{"pre", "web-a", "web-b"}, restored: []string{"ConfigMap/default/pre"},
+			check: func(t *testing.T, cl *fakeCluster) {
+				pre, _ := cl.dyn.Resource(configMaps).Namespace("default").Get(t.Context(), "pre", metav1.GetOptions{})
+				if len(pre.GetLabels()) != 0 || len(pre.GetAnnotations()) != 0 {
+					t.Errorf("marks left on pre: labels %v, annotations %v", pre.GetLabels(), pre.GetAnnotations())
+				}
+			},
+		},
+		{
 			name:    "apply with restore false keeps the change",
 			steps:   "- apply:\n    restore: false\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: v}\n",
 			summary: []string{"1/1 applied (0 created, 1 changed)"},
