@@ -60,7 +60,7 @@ func printSteps(w io.Writer, steps []*result.Step, indent string) {
 			}
 		}
 		printSteps(w, lastRun(s), indent+"  ")
-		if s.Error != "" && len(s.Steps) > 0 {
+		if s.Error != "" && len(s.Steps) > 0 && !stepShowed(lastRun(s)) { // once: where it happened
 			fmt.Fprintf(w, "%s    %s\n", indent, s.Error)
 		}
 	}

@@ -48,6 +48,7 @@ type collector struct {
 	rel  string // dir relative to the report folder
 	step string
 	out  []result.Diagnostic
+	seen map[string]bool // what was collected already (a watched target also listed in resources)
 }
 
 // collect gathers what spec asks for about the failed step: events of the
@@ -189,6 +190,13 @@ func (c *collector) fail(what string, err error) {
 // objects writes the objects of s as YAML, Secret values redacted.
 func (c *collector) objects(ctx context.Context, s kube.Selection) {
 	what := s.String()
+	if c.seen[what] {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[what] = true
 	var items []unstructured.Unstructured
 	ri := c.cl.Dynamic().Resource(s.GVR).Namespace(s.Namespace)
 	if s.Name != "" {
