@@ -11,7 +11,7 @@ import (
 // routeKlog sends what client-go logs through klog (e.g. "Unexpected error
 // when reading response body", throttling notices) to log, so that with
 // --log-format json every line on stderr is JSON. klog's Info lines are
-// debug here: they are client-go's, not runner's.
+// debug here, and so are its errors: they are client-go's, not runner's.
 func routeKlog(log zerolog.Logger) {
 	klog.SetLogger(logr.New(&klogSink{log: log.With().Str("from", "client-go").Logger()}))
 }
@@ -30,8 +30,12 @@ func (s *klogSink) Info(level int, msg string, kv ...any) {
 	s.fields(s.log.Debug(), kv).Msg(msg)
 }
 
+// Error is debug too: client-go's errors reach runner as the errors of
+// its requests, which runner reports itself; the ones klog logs on its own
+// are mostly requests cut short on purpose ("Unexpected error when reading
+// response body" err="context canceled" after Ctrl-C).
 func (s *klogSink) Error(err error, msg string, kv ...any) {
-	s.fields(s.log.Warn().Err(err), kv).Msg(msg)
+	s.fields(s.log.Debug().Err(err), kv).Msg(msg)
 }
 
 func (s *klogSink) fields(e *zerolog.Event, kv []any) *zerolog.Event {
