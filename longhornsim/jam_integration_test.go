@@ -116,21 +116,24 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	const speed = 4
 	legacyStart := time.Now()
 	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second, SpeedFactor: speed})
+	// The worst probe counts: the jam comes with the resyncs, so one probe
+	// can fall between two of them (a create right after a deletion that
+	// waited out the backlog).
 	var legTotal, legDelete time.Duration
 	for i := 0; i < 2 || time.Since(legacyStart) < 3*30*time.Second/speed; i++ {
 		name := fmt.Sprintf("it-jam-probe-legacy-%d", i)
 		at := time.Since(legacyStart).Round(100 * time.Millisecond)
-		var legAttach time.Duration
-		legTotal, legAttach = e.probe(name, "it-jam-bi-1", 10*time.Minute)
-		legDelete = e.deleteProbe(name, 10*time.Minute)
+		total, legAttach := e.probe(name, "it-jam-bi-1", 10*time.Minute)
+		del := e.deleteProbe(name, 10*time.Minute)
+		legTotal, legDelete = max(legTotal, total), max(legDelete, del)
 		t.Logf("legacy-queue-jam mode (speed %d), %v after start: new volume created+attached in %v (ticket to attached %v), deleted in %v",
-			speed, at, legTotal, legAttach, legDelete)
+			speed, at, total, legAttach, del)
 	}
 
 	if legTotal < 3*defTotal || legTotal < 3*time.Second {
-		t.Errorf("legacy-queue-jam new volume took %v, default %v: want the jam measurably slower", legTotal, defTotal)
+		t.Errorf("legacy-queue-jam new volume took at most %v, default %v: want the jam measurably slower", legTotal, defTotal)
 	}
 	if legDelete < 3*defDelete || legDelete < 3*time.Second {
-		t.Errorf("legacy-queue-jam deletion took %v, default %v: want the jam to slow deletion too", legDelete, defDelete)
+		t.Errorf("legacy-queue-jam deletion took at most %v, default %v: want the jam to slow deletion too", legDelete, defDelete)
 	}
 }
