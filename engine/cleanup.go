@@ -120,20 +120,17 @@ func (c *cleaner) Owned(ref result.ObjectRef) (int, bool) {
 
 // Changed implements Recorder.
 func (c *cleaner) Changed(ref result.ObjectRef, before map[string]any, paths [][]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.entry(ref)
-	if e.created {
-		return
-	}
-	if e.before == nil {
-		e.before = before
-	}
-	e.paths = append(e.paths, paths...)
+	c.change(ref, before, func(e *cleanupEntry) { e.paths = append(e.paths, paths...) })
 }
 
 // Keep implements Recorder.
 func (c *cleaner) Keep(ref result.ObjectRef, before map[string]any, paths [][]string) {
+	c.change(ref, before, func(e *cleanupEntry) { e.kept = append(e.kept, paths...) })
+}
+
+// change records a change to ref, which the plan did not create: the first
+// before counts, and add records the paths.
+func (c *cleaner) change(ref result.ObjectRef, before map[string]any, add func(*cleanupEntry)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entry(ref)
@@ -143,7 +140,7 @@ func (c *cleaner) Keep(ref result.ObjectRef, before map[string]any, paths [][]st
 	if e.before == nil {
 		e.before = before
 	}
-	e.kept = append(e.kept, paths...)
+	add(e)
 }
 
 // restorePaths are the changed paths not kept by a restore: false step.
