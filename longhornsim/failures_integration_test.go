@@ -153,10 +153,13 @@ func robustness(want string) func(*unstructured.Unstructured) bool {
 	return func(v *unstructured.Unstructured) bool { return str(v, "status", "robustness") == want }
 }
 
-// modeWatcher records every replicaModeMap an engine reports.
+// modeWatcher records every replicaModeMap an engine reports, with the
+// resourceVersions it has seen so a check can wait for the watch to catch up.
 type modeWatcher struct {
-	mu   sync.Mutex
-	seen []map[string]any
+	engine string
+	mu     sync.Mutex
+	seen   []map[string]any
+	rvs    map[string]bool
 }
 
 func (e *env) watchModes(engine string) *modeWatcher {
@@ -166,7 +169,7 @@ func (e *env) watchModes(engine string) *modeWatcher {
 		e.t.Fatalf("watch engine %s: %v", engine, err)
 	}
 	e.t.Cleanup(w.Stop)
-	mw := &modeWatcher{}
+	mw := &modeWatcher{engine: engine, rvs: map[string]bool{}}
 	go func() {
 		for ev := range w.ResultChan() {
 			if ev.Type != watch.Added && ev.Type != watch.Modified {
@@ -176,14 +179,25 @@ func (e *env) watchModes(engine string) *modeWatcher {
 			m, _, _ := unstructured.NestedMap(u.Object, "status", "replicaModeMap")
 			mw.mu.Lock()
 			mw.seen = append(mw.seen, m)
+			mw.rvs[u.GetResourceVersion()] = true
 			mw.mu.Unlock()
 		}
 	}()
 	return mw
 }
 
-// sawMode reports whether replica was ever seen in mode.
-func (mw *modeWatcher) sawMode(replica, mode string) bool {
+// sawMode reports whether replica was ever seen in mode. It first waits
+// until the watch has delivered the engine as a GET reads it now: the watch
+// is asynchronous, and the volume can read healthy before the events that
+// led there reached the watcher (a CI run missed a 74 ms rebuild that way).
+func (e *env) sawMode(mw *modeWatcher, replica, mode string) bool {
+	e.t.Helper()
+	rv := e.getLH(engineGVR, mw.engine).GetResourceVersion()
+	e.waitFor(10*time.Second, "the engine watch to reach resourceVersion "+rv, func() (bool, string) {
+		mw.mu.Lock()
+		defer mw.mu.Unlock()
+		return mw.rvs[rv], fmt.Sprintf("%d events", len(mw.seen))
+	})
 	mw.mu.Lock()
 	defer mw.mu.Unlock()
 	for _, m := range mw.seen {
@@ -239,7 +253,7 @@ func TestIntegrationNodeTaintedRebuildsElsewhere(t *testing.T) {
 	if rebuilt == nil {
 		t.Fatalf("no replica rebuilt on %s: %s", spare, describeReplicas(e.replicasOf(vol)))
 	}
-	if !modes.sawMode(rebuilt.GetName(), modeWO) {
+	if !e.sawMode(modes, rebuilt.GetName(), modeWO) {
 		t.Errorf("engine modes seen %v: want %s WO while rebuilding", modes.seen, rebuilt.GetName())
 	}
 	eng := e.getLH(engineGVR, engineName(vol))
@@ -291,7 +305,7 @@ func TestIntegrationNodeReturnsReusesReplica(t *testing.T) {
 	if len(rs) != 2 || e.replicaOn(vol, downNode, notFailed) == nil || e.replicaOn(vol, downNode, notFailed).GetName() != lost.GetName() {
 		t.Errorf("replicas %s, want the two originals with %s reused", describeReplicas(rs), lost.GetName())
 	}
-	if !modes.sawMode(lost.GetName(), modeWO) {
+	if !e.sawMode(modes, lost.GetName(), modeWO) {
 		t.Errorf("engine modes seen %v: want %s rebuilt (WO) in place", modes.seen, lost.GetName())
 	}
 	t.Logf("node back to healthy (reuse and rebuild) %v", took)
@@ -376,7 +390,18 @@ func TestIntegrationDeletedReplicaIsRebuilt(t *testing.T) {
 		_, ok := m[victim.GetName()]
 		return !ok, fmt.Sprint(m)
 	})
-	e.waitVolume(time.Minute, vol, "healthy again", attachedHealthy(nodes[0]))
+	// The volume reads healthy until the volume controller has seen the
+	// deletion, so "healthy again" also needs a replacement RW in the engine.
+	e.waitVolume(time.Minute, vol, "healthy again with a replacement replica", func(v *unstructured.Unstructured) bool {
+		m, _, _ := unstructured.NestedStringMap(e.getLH(engineGVR, engineName(vol)).Object, "status", "replicaModeMap")
+		rw := 0
+		for name, mode := range m {
+			if name != victim.GetName() && mode == modeRW {
+				rw++
+			}
+		}
+		return attachedHealthy(nodes[0])(v) && rw == 2
+	})
 	took := time.Since(start)
 	rs := e.replicasOf(vol)
 	if len(rs) != 2 || e.getLH(replicaGVR, victim.GetName()) != nil {
@@ -388,7 +413,7 @@ func TestIntegrationDeletedReplicaIsRebuilt(t *testing.T) {
 			rebuilt = r.GetName()
 		}
 	}
-	if rebuilt == "" || !modes.sawMode(rebuilt, modeWO) {
+	if rebuilt == "" || !e.sawMode(modes, rebuilt, modeWO) {
 		t.Errorf("no rebuilt replica seen WO (modes %v, replicas %s)", modes.seen, describeReplicas(rs))
 	}
 	if took > 30*time.Second {

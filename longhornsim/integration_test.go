@@ -54,6 +54,9 @@ func connect(t *testing.T) *env {
 	t.Helper()
 	cfg := clustertest.Config(t)
 	cfg.QPS, cfg.Burst = 200, 400
+	// Longhorn's finalizer is "longhorn.io", which the API server warns about
+	// on every write; the warning told a reader of CI's log nothing.
+	cfg.WarningHandler = rest.NoWarnings{}
 	e := &env{t: t, ctx: t.Context(), cfg: cfg}
 	var err error
 	if e.kube, err = kubernetes.NewForConfig(cfg); err != nil {
