@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/klog/v2"
 )
@@ -36,6 +37,30 @@ func TestKlogLinesAreJSON(t *testing.T) {
 		}
 		if m["from"] != "client-go" {
 			t.Errorf("line without from=client-go: %q", l)
+		}
+	}
+}
+
+// TestConsoleDurations: a step's "took" is milliseconds in JSON and a
+// duration as the summary writes it on the console.
+func TestConsoleDurations(t *testing.T) {
+	for _, tt := range []struct {
+		format string
+		took   time.Duration
+		want   string
+	}{
+		{"console", 2312571 * time.Microsecond, "took=2.31s"},
+		{"console", 67396 * time.Microsecond, "took=67.4ms"},
+		{"json", 2312571 * time.Microsecond, `"took":2312.571`},
+	} {
+		var b bytes.Buffer
+		log, err := newLogger(&b, tt.format, "info")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info().Dur("took", tt.took).Msg("step passed")
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("%s %v: %q, want it to contain %q", tt.format, tt.took, b.String(), tt.want)
 		}
 	}
 }

@@ -247,7 +247,7 @@ func (w liveLogWriter) Write(p []byte) (int, error) {
 
 // liveLogger sends log's console output through the live line's writer.
 func liveLogger(log zerolog.Logger, l *liveProgress) zerolog.Logger {
-	return log.Output(zerolog.ConsoleWriter{Out: l.logWriter(), TimeFormat: time.TimeOnly})
+	return log.Output(consoleWriter(l.logWriter(), false))
 }
 
 // logObserver logs step boundaries, progress at a bounded rate (always when

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/report"
+	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/steps"
 )
 
@@ -185,8 +187,23 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	case "console":
-		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
-		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
+		return zerolog.New(consoleWriter(w, !isTerminal(w))).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("%w: --log-format %q: use console or json", ErrUsage, format)
+}
+
+// consoleWriter is the human log format. A duration field ("took") is a
+// number of milliseconds in JSON, for programs; on the console it is written
+// as the summary writes durations ("took=2.31s", not "took=2312.571167").
+func consoleWriter(w io.Writer, noColor bool) zerolog.ConsoleWriter {
+	return zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: noColor,
+		FormatPrepare: func(fields map[string]any) error {
+			// The writer decodes each line with UseNumber.
+			if n, ok := fields["took"].(json.Number); ok {
+				if ms, err := n.Float64(); err == nil {
+					fields["took"] = result.FormatDuration(time.Duration(ms * float64(time.Millisecond)))
+				}
+			}
+			return nil
+		}}
 }
