@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -249,7 +251,7 @@ func apiserverReady(ctx context.Context, kubeconfig string) error {
 }
 
 func newLonghornCommand(deps SimDeps) *cobra.Command {
-	var kubeconfig, mode, crds string
+	var kubeconfig, mode, crds, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "longhorn",
 		Short: "Run the Longhorn simulator against a cluster until interrupted (started by up)",
@@ -270,6 +272,13 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			if pprofAddr != "" {
+				stopProfiling, err := serveProfiles(pprofAddr, *deps.Logger)
+				if err != nil {
+					return err
+				}
+				defer stopProfiling()
+			}
 			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				return err
@@ -280,5 +289,30 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
+	_ = cmd.Flags().MarkHidden("pprof")
 	return cmd
+}
+
+// serveProfiles serves net/http/pprof's handlers on addr, a loopback
+// address, for finding where the simulator spends its time at scale.
+func serveProfiles(addr string, log zerolog.Logger) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
+		return nil, fmt.Errorf("--pprof %q: want a loopback host:port such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info().Str("url", "http://"+ln.Addr().String()+"/debug/pprof/").Msg("serving profiles")
+	return func() { _ = srv.Close() }, nil
 }

@@ -441,7 +441,6 @@ func (c *Cluster) kcmArgs(p pki) []string {
 		"--root-ca-file=" + p.path(caCert),
 		"--cluster-signing-cert-file=" + p.path(caCert),
 		"--cluster-signing-key-file=" + p.path(caKey),
-		"--pvclaimbinder-sync-period=1s",
 		// The default 20 QPS throttles the start of the per-controller
 		// service accounts (about 5s); a local apiserver takes far more.
 		"--kube-api-qps=200",
@@ -494,10 +493,6 @@ func (c *Cluster) kwokArgs(config string) []string {
 		fmt.Sprintf("--server-address=127.0.0.1:%d", c.ports.kwok),
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
-		// Renew the nodes' leases (the node-heartbeat-with-lease stage
-		// relies on them); without, kube-controller-manager marks every node
-		// NotReady 50 s after its last status heartbeat and KWOK flips it back.
-		"--node-lease-duration-seconds=40",
 	}
 }
 

@@ -87,7 +87,7 @@ func (v *simView) replicasUsing(bi string) int {
 
 func (v *simView) setting(ctx context.Context, name string) (string, bool) {
 	if v.settings == nil {
-		v.settings = v.s.settingValues(ctx)
+		v.settings = v.s.settingValues()
 	}
 	val, ok := v.settings[name]
 	return val, ok && val != ""
