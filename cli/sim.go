@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -88,6 +89,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		mode       string
 		crds       string
 		noLonghorn bool
+		gogc       int
 		timeout    time.Duration
 	)
 	cmd := &cobra.Command{
@@ -108,7 +110,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 				return errors.New("this build has no Longhorn simulator wired in; use --no-longhorn")
 			}
 			ctx := cmd.Context()
-			opts := localcluster.Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout}
+			opts := localcluster.Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout, GOGC: gogc}
 			if !noLonghorn {
 				opts.Hooks = append(opts.Hooks, func(ctx context.Context, cfg *rest.Config) error {
 					return deps.InstallLonghornCRDs(ctx, cfg, crds)
@@ -142,6 +144,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
+	cmd.Flags().IntVar(&gogc, "gogc", 0, "GOGC of every component (0: localcluster's default, 400; negative: the environment's)")
 	return cmd
 }
 
@@ -278,6 +281,10 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 					return err
 				}
 				defer stopProfiling()
+			}
+			if os.Getenv("GOGC") == "" {
+				// As for the control plane's components (localcluster.Options.GOGC).
+				debug.SetGCPercent(400)
 			}
 			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {

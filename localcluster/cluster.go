@@ -122,10 +122,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	// controllers and kwok start together and are then waited for in order.
 	steps := []component{
 		{compEtcd, c.etcdArgs(), scrubEnv(os.Environ(), "ETCD_"), httpCheck(nil, fmt.Sprintf("http://127.0.0.1:%d/health", c.ports.etcdClient)), true},
-		{compAPIServer, c.apiserverArgs(p), nil, c.restCheck("/readyz"), true},
-		{compKCM, c.kcmArgs(p), nil, httpCheck(insecureClient(), fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.kcm)), false},
-		{compScheduler, c.schedulerArgs(), nil, httpCheck(insecureClient(), fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.scheduler)), false},
-		{compKWOK, c.kwokArgs(kwokConfig), nil, httpCheck(nil, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.ports.kwok)), true},
+		{compAPIServer, c.apiserverArgs(p), os.Environ(), c.restCheck("/readyz"), true},
+		{compKCM, c.kcmArgs(p), os.Environ(), httpCheck(insecureClient(), fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.kcm)), false},
+		{compScheduler, c.schedulerArgs(), os.Environ(), httpCheck(insecureClient(), fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.scheduler)), false},
+		{compKWOK, c.kwokArgs(kwokConfig), os.Environ(), httpCheck(nil, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.ports.kwok)), true},
+	}
+	if opts.GOGC > 0 {
+		for i := range steps {
+			steps[i].env = append(scrubEnv(steps[i].env, "GOGC="), fmt.Sprintf("GOGC=%d", opts.GOGC))
+		}
 	}
 	var pending []*process
 	var checks []func(context.Context) error

@@ -41,6 +41,12 @@ type Options struct {
 	// Pdeathsig, so they keep running after this process exits; stop them
 	// with StopDir. Add-ons are not run in detached mode.
 	Detached bool
+	// GOGC is the Go garbage collector's target given to every component
+	// (GOGC=N in its environment). Default 400: the components are Go
+	// programs sharing a developer machine's few cores, and memory is the
+	// cheaper of the two (see localcluster/README.md for the measurement).
+	// Use a negative number to leave the environment's GOGC alone.
+	GOGC int
 	// ExtraArgs adds command-line flags per component ("etcd",
 	// "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok").
 	ExtraArgs map[string][]string
@@ -102,6 +108,9 @@ func (o Options) withDefaults() (Options, bool, error) {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 60 * time.Second
+	}
+	if o.GOGC == 0 {
+		o.GOGC = 400
 	}
 	if o.StopGrace == 0 {
 		o.StopGrace = 10 * time.Second
