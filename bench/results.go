@@ -8,6 +8,20 @@ import (
 	"time"
 )
 
+// Tool names that the rendering keys on (the driver names the others).
+const (
+	// ToolRunnerDefaults is runner applying at its default client limit:
+	// none where the API server has priority and fairness.
+	ToolRunnerDefaults = "runner (defaults)"
+	// ToolApplyLoop is the client-go server-side apply loop without a
+	// client limit: the API server's own pace for what runner does.
+	ToolApplyLoop    = "client-go apply loop, no QPS limit"
+	ToolKubectl      = "kubectl apply"
+	ToolRunnerWait   = "runner waitFor"
+	ToolChainsawWait = "chainsaw error"
+	ToolKubectlWait  = "kubectl wait"
+)
+
 // Results is everything one `make bench` measured; it is written as
 // bench/results/<date>.json and rendered into docs/benchmarks.md.
 type Results struct {
@@ -107,18 +121,23 @@ type WaitTrial struct {
 	Trial
 	LatencyMS float64 `json:"latencyMs"`
 	LineMS    float64 `json:"lineMs,omitempty"`
-	FlipMS    float64 `json:"flipMs"` // how long flipping all objects took
+	FlipMS    float64 `json:"flipMs"` // how long flipping the objects took
+	// SettleMS is how long the tool ran before the flip started: a fixed
+	// time, or until its log said it held every object.
+	SettleMS float64 `json:"settleMs,omitempty"`
 }
 
 // CorrectnessCheck says whether a tool refused to report done when it
 // should not have.
 type CorrectnessCheck struct {
-	Tool    string  `json:"tool"`
-	Case    string  `json:"case"`
-	Correct bool    `json:"correct"`
-	Exit    int     `json:"exitCode"`
-	Seconds float64 `json:"seconds"`
-	Detail  string  `json:"detail"`
+	Tool    string `json:"tool"`
+	Case    string `json:"case"`
+	Correct bool   `json:"correct"`
+	// Inconclusive: the tool failed, but before it had seen every object.
+	Inconclusive bool    `json:"inconclusive,omitempty"`
+	Exit         int     `json:"exitCode"`
+	Seconds      float64 `json:"seconds"`
+	Detail       string  `json:"detail"`
 }
 
 // APILoadSuite is the request count of a wait that never ends.
