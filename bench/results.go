@@ -39,6 +39,7 @@ type Results struct {
 	Wait    *WaitSuite     `json:"wait,omitempty"`
 	APILoad *APILoadSuite  `json:"apiLoad,omitempty"`
 	Memory  *MemorySuite   `json:"memory,omitempty"`
+	Large   *LargeSuite    `json:"large,omitempty"`
 	Seed    []SeedRun      `json:"seed,omitempty"`
 	Errors  []string       `json:"errors,omitempty"`
 	Notes   []string       `json:"notes,omitempty"`
@@ -59,6 +60,10 @@ type Settings struct {
 	APILoadObjects      int     `json:"apiLoadObjects"`
 	MemoryObjects       int     `json:"memoryObjects"`
 	MemoryRounds        int     `json:"memoryRounds"`
+	LargeObjects        int     `json:"largeObjects,omitempty"`
+	LargeTail           int     `json:"largeTail,omitempty"`
+	LargeTrials         int     `json:"largeTrials,omitempty"`
+	LargeChainsawTrials int     `json:"largeChainsawTrials,omitempty"`
 	SeedReplicas        []int   `json:"seedReplicas"`
 	MaxLoadAtStart      float64 `json:"maxLoadAtStart"`
 	LoadAtStart         float64 `json:"loadAtStart"`
@@ -202,6 +207,36 @@ type MemoryRun struct {
 	Trial
 	MaxRSSMB float64 `json:"maxRssMB"`
 	Seconds  float64 `json:"seconds"`
+}
+
+// LargeSuite is the wait benchmarks of issue 12 at one large number of
+// ConfigMaps, created once: peak memory, detection latency when the last
+// Tail objects change, and correctness.
+type LargeSuite struct {
+	Objects       int     `json:"objects"`
+	Tail          int     `json:"tail"`          // objects flipped in each latency trial
+	CreateSeconds float64 `json:"createSeconds"` // creating the objects, once
+	DeleteSeconds float64 `json:"deleteSeconds"` // deleting them at the end
+	// MemorySeconds is the length of each wait on the objects;
+	// EmptySeconds that of each wait on none (the empty process).
+	MemorySeconds float64            `json:"memorySeconds"`
+	EmptySeconds  float64            `json:"emptySeconds"`
+	Memory        []LargeMemoryRun   `json:"memory"`
+	Latency       WaitSize           `json:"latency"`
+	Checks        []CorrectnessCheck `json:"checks"`
+	// NotRun says, per tool, why it was left out.
+	NotRun map[string]string `json:"notRun,omitempty"`
+}
+
+// LargeMemoryRun is one tool's peak resident set waiting on Objects
+// ConfigMaps (0: the empty process) whose condition never holds.
+type LargeMemoryRun struct {
+	MemoryRun
+	Objects int `json:"objects"`
+	// ListedSeconds is when the tool's log first said it held every
+	// object (runner's progress line; 0 if it has none or never said so).
+	// Those lines are rate-limited, so it is an upper bound on the list.
+	ListedSeconds float64 `json:"listedSeconds,omitempty"`
 }
 
 // SeedRun is one run of scenarios/bi-scalability.yaml.
