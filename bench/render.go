@@ -189,7 +189,7 @@ func goals(b *strings.Builder, r *Results) {
 	// atSize is the status of a goal measured at size got instead of want.
 	atSize := func(met bool, got, want int, unit string) string {
 		if got != want {
-			return fmt.Sprintf("n/a: run at %s %s", thousands(got), unit)
+			return fmt.Sprintf("n/a: run at %s %s", Thousands(got), unit)
 		}
 		return yesNo(met)
 	}
@@ -208,7 +208,7 @@ func goals(b *strings.Builder, r *Results) {
 		{ToolKubectl, fmt.Sprintf("`%s` (client-side)", ToolKubectl), GoalVsKubectl},
 		{ToolApplyLoop, "the client-go server-side apply loop, no client limit", GoalVsApplyLoop},
 	} {
-		goal := fmt.Sprintf("apply %s ConfigMaps: %s ≥ %s× %s", thousands(GoalApplyObjects), ToolRunnerDefaults, trimFloat(g.goal), g.text)
+		goal := fmt.Sprintf("apply %s ConfigMaps: %s ≥ %s× %s", Thousands(GoalApplyObjects), ToolRunnerDefaults, trimFloat(g.goal), g.text)
 		var rs []float64
 		if cms != nil {
 			rs = ratiosBetween(*cms, g.ref, ToolRunnerDefaults)
@@ -222,27 +222,27 @@ func goals(b *strings.Builder, r *Results) {
 
 	// Waits on many objects.
 	l := r.Large
-	memGoal := fmt.Sprintf("waitFor on %s ConfigMaps: peak RSS ≤ %.0f MB", thousands(GoalLargeObjects), GoalLargeMemoryMB)
-	perGoal := fmt.Sprintf("waitFor on %s ConfigMaps: ≤ %.0f KB/object beyond the empty process", thousands(GoalLargeObjects), GoalLargeBytesPerObj/1000)
-	p50Goal := fmt.Sprintf("detection latency at %s objects: runner p50 ≤ %.0f ms", thousands(GoalLargeObjects), GoalLargeP50MS)
-	p99Goal := fmt.Sprintf("detection latency at %s objects: runner p99 ≤ %.0f ms", thousands(GoalLargeObjects), GoalLargeP99MS)
+	memGoal := fmt.Sprintf("waitFor on %s ConfigMaps: peak RSS ≤ %.0f MB", Thousands(GoalLargeObjects), GoalLargeMemoryMB)
+	perGoal := fmt.Sprintf("waitFor on %s ConfigMaps: ≤ %.0f KB/object beyond the empty process", Thousands(GoalLargeObjects), GoalLargeBytesPerObj/1000)
+	p50Goal := fmt.Sprintf("detection latency at %s objects: runner p50 ≤ %.0f ms", Thousands(GoalLargeObjects), GoalLargeP50MS)
+	p99Goal := fmt.Sprintf("detection latency at %s objects: runner p99 ≤ %.0f ms", Thousands(GoalLargeObjects), GoalLargeP99MS)
 	if l == nil {
 		for _, g := range []string{memGoal, perGoal, p50Goal, p99Goal} {
 			row(g, "—", notMeasured)
 		}
 	} else {
 		if x := Summarize(largeRSS(l, ToolRunnerWait, l.Objects)); x.N > 0 {
-			row(memGoal, fmt.Sprintf("%.0f MB (worst of %d rounds; median %.0f)", x.Max, x.N, x.P50), atSize(x.Max <= GoalLargeMemoryMB, l.Objects, GoalLargeObjects, "objects"))
+			row(memGoal, fmt.Sprintf("%.0f MB (worst of %s; median %.0f)", x.Max, plural(x.N, "round"), x.P50), atSize(x.Max <= GoalLargeMemoryMB, l.Objects, GoalLargeObjects, "objects"))
 		} else {
 			row(memGoal, "—", notMeasured)
 		}
 		if x := Summarize(bytesPerObject(l, ToolRunnerWait)); x.N > 0 {
-			row(perGoal, fmt.Sprintf("%.0f bytes/object (worst of %d rounds; median %.0f)", x.Max, x.N, x.P50), atSize(x.Max <= GoalLargeBytesPerObj, l.Objects, GoalLargeObjects, "objects"))
+			row(perGoal, fmt.Sprintf("%.0f bytes/object (worst of %s; median %.0f)", x.Max, plural(x.N, "round"), x.P50), atSize(x.Max <= GoalLargeBytesPerObj, l.Objects, GoalLargeObjects, "objects"))
 		} else {
 			row(perGoal, "—", notMeasured)
 		}
 		if x := Summarize(latencies(l.Latency, ToolRunnerWait)); x.N > 0 {
-			row(p50Goal, fmt.Sprintf("%.1f ms (%d trials; the last %s objects change)", x.P50, x.N, thousands(l.Tail)), atSize(x.P50 <= GoalLargeP50MS, l.Objects, GoalLargeObjects, "objects"))
+			row(p50Goal, fmt.Sprintf("%.1f ms (%d trials; the last %s objects change)", x.P50, x.N, Thousands(l.Tail)), atSize(x.P50 <= GoalLargeP50MS, l.Objects, GoalLargeObjects, "objects"))
 			row(p99Goal, fmt.Sprintf("%.1f ms (%s)", x.P99, p99Note(x.N)), atSize(x.P99 <= GoalLargeP99MS, l.Objects, GoalLargeObjects, "objects"))
 		} else {
 			row(p50Goal, "—", notMeasured)
@@ -259,8 +259,8 @@ func goals(b *strings.Builder, r *Results) {
 		}
 		return nil
 	}
-	timeGoal := fmt.Sprintf("seed scenario, %s volumes: ≤ %.0f s wall", thousands(GoalSeedVolumes), GoalSeedSeconds)
-	cpuGoal := fmt.Sprintf("seed scenario, %s volumes: runner CPU ≤ %.0f%% of wall time", thousands(GoalSeedVolumes), GoalCPUSharePerc)
+	timeGoal := fmt.Sprintf("seed scenario, %s volumes: ≤ %.0f s wall", Thousands(GoalSeedVolumes), GoalSeedSeconds)
+	cpuGoal := fmt.Sprintf("seed scenario, %s volumes: runner CPU ≤ %.0f%% of wall time", Thousands(GoalSeedVolumes), GoalCPUSharePerc)
 	if s := seedAt(GoalSeedVolumes); s != nil {
 		measured := fmt.Sprintf("%.0f s, the process", s.Seconds)
 		if c := s.phase("cleanup"); c > 0 {
@@ -276,7 +276,7 @@ func goals(b *strings.Builder, r *Results) {
 		row(timeGoal, "—", notMeasured)
 		row(cpuGoal, "—", notMeasured)
 	}
-	doneGoal := fmt.Sprintf("seed scenario, %s volumes: completes", thousands(GoalSeedLargeVolumes))
+	doneGoal := fmt.Sprintf("seed scenario, %s volumes: completes", Thousands(GoalSeedLargeVolumes))
 	if s := seedAt(GoalSeedLargeVolumes); s != nil {
 		row(doneGoal, fmt.Sprintf("%s in %s", s.Outcome, fmtDur(s.Seconds)), yesNo(s.Exit == 0))
 	} else {
@@ -309,16 +309,24 @@ func (s SeedRun) phase(name string) float64 {
 	return 0
 }
 
-// thousands writes n with commas: 100,000.
-func thousands(n int) string {
+// Thousands writes n with commas: 100,000.
+func Thousands(n int) string {
 	s := fmt.Sprint(n)
 	if n < 0 {
-		return "-" + thousands(-n)
+		return "-" + Thousands(-n)
 	}
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// plural writes "1 round", "2 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // trimFloat writes x with at most two decimals and no trailing zeros.
@@ -359,7 +367,11 @@ func apply(b *strings.Builder, r *Results) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("### 1. Apply throughput\n\n")
-	p("%d rounds (chainsaw in the first %d only: it sleeps 50 ms before each object, so a round of it takes ~3 minutes and varies little). ", r.Settings.Rounds, min(r.Settings.ChainsawApplyRounds, r.Settings.Rounds))
+	if cr := min(r.Settings.ChainsawApplyRounds, r.Settings.Rounds); cr > 0 {
+		p("%s (chainsaw in the first %d only: it sleeps 50 ms before each object, so a round of it takes ~3 minutes and varies little). ", plural(r.Settings.Rounds, "round"), cr)
+	} else {
+		p("%s (chainsaw not run). ", plural(r.Settings.Rounds, "round"))
+	}
 	if slices.Contains(r.Apply[0].Tools, ToolRunnerDefaults) {
 		p("Runner and the client-go loops run %d at a time. `%s` is runner with no `--qps` or `--burst`: no client-side limit once the API server shows it has priority and fairness (200 QPS, burst 400 before that); the \"no QPS limit\" rows have none at all (`--qps -1` for runner), so the API server sets the pace. ", r.Settings.Parallel, ToolRunnerDefaults)
 		if r.Settings.QPS > 0 {
@@ -375,6 +387,10 @@ func apply(b *strings.Builder, r *Results) {
 		p("| tool | median s | objects/s | spread | min–max s | runner × (per round) | requests per object | tool CPU s | failed trials |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, tool := range s.Tools {
 			ts := trialsOf(s.Trials, func(t ApplyTrial) (string, bool) { return t.Tool, true }, tool)
+			if len(ts) == 0 {
+				p("| %s | — | — | — | — | — | — | — | not run |\n", tool)
+				continue
+			}
 			var secs, cpu []float64
 			failed := 0
 			reqs := map[string]float64{}
@@ -627,21 +643,23 @@ func largeRSS(l *LargeSuite, tool string, objects int) []float64 {
 }
 
 // bytesPerObject is, per round that has both, tool's peak RSS on all the
-// objects beyond its empty process's, in bytes per object.
+// objects beyond its empty process's (a wait on fewer: none, or one for
+// chainsaw), in bytes per object.
 func bytesPerObject(l *LargeSuite, tool string) []float64 {
-	if l.Objects == 0 {
-		return nil
+	type base struct {
+		mb      float64
+		objects int
 	}
-	empty := map[int]float64{}
+	empty := map[int]base{}
 	for _, run := range l.Memory {
-		if run.Tool == tool && run.Objects == 0 && run.Error == "" {
-			empty[run.Round] = run.MaxRSSMB
+		if run.Tool == tool && run.Objects < l.Objects && run.Error == "" {
+			empty[run.Round] = base{run.MaxRSSMB, run.Objects}
 		}
 	}
 	var out []float64
 	for _, run := range l.Memory {
 		if e, ok := empty[run.Round]; ok && run.Tool == tool && run.Objects == l.Objects && run.Error == "" {
-			out = append(out, (run.MaxRSSMB-e)*1e6/float64(l.Objects))
+			out = append(out, (run.MaxRSSMB-e.mb)*1e6/float64(l.Objects-e.objects))
 		}
 	}
 	return out
@@ -653,7 +671,7 @@ func large(b *strings.Builder, r *Results) {
 		return
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	n := thousands(l.Objects)
+	n := Thousands(l.Objects)
 	p("### 6. Waits on %s objects\n\n", n)
 	p("%s ConfigMaps labelled `bench=large`, each with `data: {index, state}`, created once (in %s, 32 at a time, no client limit) ", n, fmtDur(l.CreateSeconds))
 	if l.DeleteSeconds > 0 {
@@ -674,11 +692,21 @@ func large(b *strings.Builder, r *Results) {
 	}
 	if len(tools) > 0 {
 		p("**Memory.** Peak resident set (ru_maxrss; MB = 10⁶ bytes) of each tool waiting for a condition that never holds: on none of the objects (a label nothing has: the empty process; %s) and on all %s (%s). ", fmtDur(l.EmptySeconds), n, fmtDur(l.MemorySeconds))
-		p("Beyond the empty process = (the peak on %s objects − the empty process's peak in the same round) ÷ %s. ", n, n)
+		if slices.Contains(tools, ToolChainsawWait) {
+			p("%s passes at once when no object matches, so its empty process waits on one object. ", ToolChainsawWait)
+		}
+		p("Beyond the empty process = (the peak on %s objects − the empty process's peak in the same round) ÷ the objects between them. ", n)
 		p("\"Listed after\" is when runner's log first said it held every object: it writes progress at most every 10 s, and a heartbeat after 30 s of silence, so this is an upper bound on the list; a run whose log never said so is counted as failed (its peak may predate the end of the list).\n\n")
 		p("| tool | objects | max RSS per round, MB | median MB | beyond the empty process, bytes/object per round | listed after, s (median) | tool CPU s (median) | failed |\n|---|---|---|---|---|---|---|---|\n")
 		for _, t := range tools {
-			for _, objects := range []int{0, l.Objects} {
+			var sizes []int // the empty process's, then all
+			for _, run := range l.Memory {
+				if run.Tool == t && !slices.Contains(sizes, run.Objects) {
+					sizes = append(sizes, run.Objects)
+				}
+			}
+			slices.Sort(sizes)
+			for _, objects := range sizes {
 				var all, cpu, listed []float64
 				failed, runs := 0, 0
 				for _, run := range l.Memory {
@@ -696,11 +724,8 @@ func large(b *strings.Builder, r *Results) {
 						listed = append(listed, run.ListedSeconds)
 					}
 				}
-				if runs == 0 {
-					continue
-				}
 				per, lst := "—", "—"
-				if objects > 0 {
+				if objects == l.Objects {
 					if bpo := bytesPerObject(l, t); len(bpo) > 0 {
 						per = list(bpo, "%.0f")
 					}
@@ -712,14 +737,14 @@ func large(b *strings.Builder, r *Results) {
 				if len(all) > 0 {
 					med = fmt.Sprintf("%.0f", Summarize(all).P50)
 				}
-				p("| %s | %s | %s | %s | %s | %s | %.1f | %d of %d |\n", t, thousands(objects), orDash(list(all, "%.0f")), med, per, lst, Summarize(cpu).P50, failed, runs)
+				p("| %s | %s | %s | %s | %s | %s | %.1f | %d of %d |\n", t, Thousands(objects), orDash(list(all, "%.0f")), med, per, lst, Summarize(cpu).P50, failed, runs)
 			}
 		}
 		p("\n")
 	}
 
 	if len(l.Latency.Trials) > 0 || len(l.Checks) > 0 {
-		p("**Detection latency.** Before each trial, with no tool running, the last %s objects get `data.state: pending-K` (a new K each trial; every other object is `done`). ", thousands(l.Tail))
+		p("**Detection latency.** Before each trial, with no tool running, the last %s objects get `data.state: pending-K` (a new K each trial; every other object is `done`). ", Thousands(l.Tail))
 		p("The tool starts waiting for every labelled object to be `done`; ")
 		settles := func(tool string) Summary {
 			var xs []float64
@@ -745,13 +770,13 @@ func large(b *strings.Builder, r *Results) {
 		if len(parts) > 0 {
 			p("%s; ", strings.Join(parts, "; "))
 		}
-		p("then the driver patches the %s to `done` (32 at a time, no client limit). Latency = the tool's exit − the response to the last patch, as in section 2.\n\n", thousands(l.Tail))
+		p("then the driver patches the %s to `done` (32 at a time, no client limit). Latency = the tool's exit − the response to the last patch, as in section 2.\n\n", Thousands(l.Tail))
 		if len(l.Checks) > 0 {
 			p("At this size only runner is checked (chainsaw's checks are section 2's); its wait on the objects has %s, enough for its log to show them all: a failure before that would prove nothing and is reported as inconclusive.\n\n", fmtDur(l.MemorySeconds))
 			checksTable(b, l.Checks)
 		}
 		if len(l.Latency.Tools) > 0 {
-			p("**%s objects, the last %s change**\n\n", n, thousands(l.Tail))
+			p("**%s objects, the last %s change**\n\n", n, Thousands(l.Tail))
 			latencyTable(b, l.Latency)
 		}
 	}

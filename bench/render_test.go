@@ -47,7 +47,7 @@ func sampleLarge(n int) *LargeSuite {
 	}
 	l.Memory = []LargeMemoryRun{
 		mem(ToolRunnerWait, 1, 0, 50, 0), mem(ToolRunnerWait, 1, n, 140, 30.5),
-		mem(ToolChainsawWait, 1, 0, 60, 0), mem(ToolChainsawWait, 1, n, 1500, 0),
+		mem(ToolChainsawWait, 1, 1, 60, 0), mem(ToolChainsawWait, 1, n, 1500, 0),
 		mem(ToolRunnerWait, 2, 0, 49, 0), mem(ToolRunnerWait, 2, n, 134, 30.1),
 	}
 	l.Latency = WaitSize{Objects: n, Tools: []string{ToolRunnerWait, ToolChainsawWait}}
@@ -89,6 +89,7 @@ func TestMarkdown(t *testing.T) {
 		"`kubectl wait` is not run: it takes hours.",
 		"| runner waitFor | 0 | 50 49 | 50 | — | — | 2.0 | 0 of 2 |",
 		"| runner waitFor | 100,000 | 140 134 | 137 | 900 850 | 30.3 | 2.0 | 0 of 2 |",
+		"| chainsaw error | 1 | 60 | 60 | — | — | 2.0 | 0 of 1 |",
 		"| chainsaw error | 100,000 | 1500 | 1500 | 14400 | — | 2.0 | 0 of 1 |",
 		"runner waitFor is given until its log says it holds all 100,000 objects, 30.5 s median; chainsaw error is given a fixed 1 s + 0.5 ms per object",
 		"| runner waitFor | correct: failed after 45.0 s (exit 1) | **inconclusive**: failed after 5.0 s",
@@ -98,6 +99,9 @@ func TestMarkdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("missing %q in:\n%s", want, md)
 		}
+	}
+	if !strings.Contains(md, "2 rounds (chainsaw in the first 1 only") {
+		t.Errorf("the rounds are not described:\n%s", md)
 	}
 	if strings.Contains(md, "QPS 0") {
 		t.Errorf("the fixed-limit pair is described although it did not run:\n%s", md)
@@ -112,6 +116,8 @@ func TestGoalsAtOtherSizes(t *testing.T) {
 	r.Apply[0].Objects = 500
 	r.Seed = r.Seed[:1]
 	r.APILoad = nil
+	r.Settings.Rounds, r.Settings.ChainsawApplyRounds = 1, 0
+	r.Apply[0].Tools = append(r.Apply[0].Tools, "chainsaw apply")
 	md := Markdown(r, "x.json")
 	for _, want := range []string{
 		"| waitFor on 100,000 ConfigMaps: peak RSS ≤ 200 MB | 140 MB (worst of 2 rounds; median 137) | n/a: run at 3,000 objects |",
@@ -120,6 +126,8 @@ func TestGoalsAtOtherSizes(t *testing.T) {
 		"| seed scenario, 2,500 volumes: ≤ 90 s wall | — | not measured |",
 		"| seed scenario, 10,000 volumes: completes | — | not measured |",
 		"### 6. Waits on 3,000 objects",
+		"1 round (chainsaw not run).",
+		"| chainsaw apply | — | — | — | — | — | — | — | not run |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("missing %q in:\n%s", want, md)
@@ -140,8 +148,8 @@ func TestGoalsAtOtherSizes(t *testing.T) {
 
 func TestThousands(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 100000: "100,000", 1234567: "1,234,567", -2500: "-2,500"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

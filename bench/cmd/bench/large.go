@@ -10,8 +10,12 @@ import (
 	"github.com/scenario-runner/runner/bench"
 )
 
-// nsLarge is the large suite's namespace, and "large" its label.
-const nsLarge = "bench-large"
+// nsLarge is the large suite's namespace, and "large" its label. nsBase
+// holds the one object of chainsaw's empty process (label "base").
+const (
+	nsLarge = "bench-large"
+	nsBase  = "bench-large-base"
+)
 
 // largeSuite is issue 12's wait benchmarks at --large-objects ConfigMaps,
 // created once with data.state "done": the peak memory of a wait on all of
@@ -23,8 +27,8 @@ const nsLarge = "bench-large"
 func (d *driver) largeSuite(ctx context.Context) (err error) {
 	n, m := d.cfg.largeObjects, d.cfg.largeTail
 	s := &bench.LargeSuite{Objects: n, Tail: m, MemorySeconds: d.cfg.largeMemFor.Seconds(), EmptySeconds: d.cfg.memFor.Seconds(),
-		NotRun: map[string]string{toolKubectl: fmt.Sprintf("not run: it watches one object after the other, ~%.2f s each, so a wait on %d objects takes ~%s",
-			kubectlPerObject.Seconds(), n, roughly(time.Duration(n)*kubectlPerObject))}}
+		NotRun: map[string]string{toolKubectl: fmt.Sprintf("not run: it watches one object after the other, ~%.2f s each, so a wait on %s objects takes ~%s",
+			kubectlPerObject.Seconds(), bench.Thousands(n), roughly(time.Duration(n)*kubectlPerObject))}}
 	d.res.Large = s
 	var tools []waitTool
 	for _, t := range d.waitTools() {
@@ -36,7 +40,12 @@ func (d *driver) largeSuite(ctx context.Context) (err error) {
 	}
 	runner := tools[slices.IndexFunc(tools, func(t waitTool) bool { return t.name == toolRunner })]
 
-	if err := d.kube.ensureNamespace(ctx, nsLarge); err != nil {
+	for _, ns := range []string{nsLarge, nsBase} {
+		if err := d.kube.ensureNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	if err := d.kube.createConfigMaps(ctx, nsBase, "base", 1, "done"); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -53,6 +62,9 @@ func (d *driver) largeSuite(ctx context.Context) (err error) {
 		t := time.Now()
 		if derr := d.kube.deleteAll(ctx, configMaps, nsLarge, "large"); derr != nil {
 			err = errors.Join(err, fmt.Errorf("deleting the objects: %w", derr))
+		}
+		if derr := d.kube.deleteAll(ctx, configMaps, nsBase, "base"); derr != nil {
+			err = errors.Join(err, derr)
 		}
 		s.DeleteSeconds = round3(time.Since(t).Seconds())
 		d.log.Info().Float64("s", s.DeleteSeconds).Msg("large suite's objects deleted")
@@ -106,24 +118,31 @@ func (d *driver) largeSuite(ctx context.Context) (err error) {
 	return nil
 }
 
-// largeMemory reads each tool's peak memory waiting on none of the
-// objects (a label nothing has: the empty process, for --memory-for) and
-// on all of them (for --large-memory-for), with a condition that never
-// holds. Runner runs --memory-rounds rounds, chainsaw the first only. A
-// runner run whose log never showed every object is failed: its peak may
-// predate the end of the list.
+// largeMemory reads each tool's peak memory waiting, with a condition that
+// never holds, on none of the objects (the empty process, for --memory-for)
+// and on all of them (for --large-memory-for). Runner's empty process waits
+// on a label nothing has; chainsaw's error passes at once when nothing
+// matches, so its empty process waits on one object (in nsBase). Runner
+// runs --memory-rounds rounds, chainsaw the first only. A runner run whose
+// log never showed every object is failed: its peak may predate the end of
+// the list.
 func (d *driver) largeMemory(ctx context.Context, s *bench.LargeSuite, tools []waitTool) error {
 	for round := 1; round <= d.cfg.memRounds; round++ {
 		for _, t := range tools {
 			if t.name == toolChainsaw && round > 1 {
 				continue
 			}
-			for _, objects := range []int{0, s.Objects} {
-				label, dur, ready := "nothing", d.cfg.memFor, ""
-				if objects > 0 {
-					label, dur, ready = "large", d.cfg.largeMemFor, readyLine(t, objects, true)
+			base := bench.WaitTarget{Namespace: nsLarge, Label: "nothing", Want: "never"}
+			baseObjects := 0
+			if t.name == toolChainsaw {
+				base, baseObjects = bench.WaitTarget{Namespace: nsBase, Label: "base", Want: "never"}, 1
+			}
+			for _, objects := range []int{baseObjects, s.Objects} {
+				target, dur, ready := base, d.cfg.memFor, ""
+				if objects == s.Objects {
+					target = bench.WaitTarget{Namespace: nsLarge, Label: "large", Want: "never"}
+					dur, ready = d.cfg.largeMemFor, readyLine(t, objects, true)
 				}
-				target := bench.WaitTarget{Namespace: nsLarge, Label: label, Want: "never"}
 				run, res, err := d.memoryRun(ctx, t, target, dur, ready, round, "large-memory", t.name, fmt.Sprint(objects), fmt.Sprint(round))
 				if err != nil {
 					return err
