@@ -244,7 +244,7 @@ func (d *driver) correctness(ctx context.Context, t waitTool, target bench.WaitT
 		}
 		cc := bench.CorrectnessCheck{Tool: t.name, Case: k.name}
 		c.Timeout, c.Ready = k.timeout+time.Minute, k.ready
-		c.Log = d.logPath("check", t.name, k.name)
+		c.Log = d.logPath("check", target.Namespace, t.name, k.name)
 		res := bench.Run(ctx, c)
 		cc.Exit, cc.Seconds = res.ExitCode, round3(res.Wall().Seconds())
 		cc.Correct = res.Err == "" && !res.Killed && res.ExitCode != 0
