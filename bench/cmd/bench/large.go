@@ -19,7 +19,7 @@ const (
 
 // largeSuite is issue 12's wait benchmarks at --large-objects ConfigMaps,
 // created once with data.state "done": the peak memory of a wait on all of
-// them and on none, the detection latency when the last --large-tail of
+// them and on none (one for chainsaw), the detection latency when the last --large-tail of
 // them change, and runner's correctness at that size. kubectl is left out
 // (one watch per object in turn: hours at 100,000); chainsaw runs fewer
 // trials, one memory round, and no correctness checks (the wait suite has
