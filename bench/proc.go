@@ -28,6 +28,10 @@ type Cmd struct {
 	// Watch, if set, is a substring of an output line: the arrival time of
 	// the first line holding it is Result.SeenAt.
 	Watch string
+	// Ready, if set, is a substring of an output line that says the tool
+	// is ready (e.g. has listed what it waits on): Running.Ready is closed
+	// when the first line holding it arrives, at Result.ReadyAt.
+	Ready string
 }
 
 // String is the command line, for results and logs.
@@ -41,6 +45,7 @@ type Result struct {
 	Start    time.Time     `json:"start"`
 	End      time.Time     `json:"end"`
 	SeenAt   time.Time     `json:"seenAt,omitzero"`
+	ReadyAt  time.Time     `json:"readyAt,omitzero"`
 	ExitCode int           `json:"exitCode"` // -1 when killed by a signal
 	Killed   bool          `json:"killed,omitempty"`
 	User     time.Duration `json:"user"`
@@ -65,9 +70,11 @@ type Running struct {
 	done chan struct{}
 	res  Result
 
-	mu     sync.Mutex
-	seenAt time.Time
-	output sync.WaitGroup
+	mu      sync.Mutex
+	seenAt  time.Time
+	readyAt time.Time
+	ready   chan struct{}
+	output  sync.WaitGroup
 }
 
 // Start starts c in its own process group (so a Ctrl-C meant for the driver
@@ -93,7 +100,7 @@ func Start(ctx context.Context, c Cmd) (*Running, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	r := &Running{cmd: cmd, done: make(chan struct{})}
+	r := &Running{cmd: cmd, done: make(chan struct{}), ready: make(chan struct{})}
 	r.res.Start = time.Now()
 	if err := cmd.Start(); err != nil {
 		pw.Close()
@@ -106,7 +113,7 @@ func Start(ctx context.Context, c Cmd) (*Running, error) {
 	go func() {
 		defer r.output.Done()
 		defer closeFile(logf)
-		r.copyOutput(pr, logf, c.Watch)
+		r.copyOutput(pr, logf, c.Watch, c.Ready)
 	}()
 	go func() {
 		defer close(r.done)
@@ -140,7 +147,7 @@ func closeFile(f *os.File) {
 	}
 }
 
-func (r *Running) copyOutput(pr *os.File, logf *os.File, watch string) {
+func (r *Running) copyOutput(pr *os.File, logf *os.File, watch, ready string) {
 	defer pr.Close()
 	var w io.Writer = io.Discard
 	if logf != nil {
@@ -156,6 +163,14 @@ func (r *Running) copyOutput(pr *os.File, logf *os.File, watch string) {
 			r.mu.Lock()
 			if r.seenAt.IsZero() {
 				r.seenAt = now
+			}
+			r.mu.Unlock()
+		}
+		if ready != "" && strings.Contains(line, ready) {
+			r.mu.Lock()
+			if r.readyAt.IsZero() {
+				r.readyAt = now
+				close(r.ready)
 			}
 			r.mu.Unlock()
 		}
@@ -191,6 +206,10 @@ func (r *Running) Exited() bool {
 	}
 }
 
+// Ready is closed when the first output line holding Cmd.Ready arrives
+// (never, without one).
+func (r *Running) Ready() <-chan struct{} { return r.ready }
+
 // Done is closed when the process has ended.
 func (r *Running) Done() <-chan struct{} { return r.done }
 
@@ -202,7 +221,7 @@ func (r *Running) Wait() Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := r.res
-	res.SeenAt = r.seenAt
+	res.SeenAt, res.ReadyAt = r.seenAt, r.readyAt
 	return res
 }
 

@@ -16,15 +16,22 @@ const (
 	endMarker   = "<!-- bench:end -->"
 )
 
-// Goals of issue 7.
+// Goals of issue 12. They replace issue 7's, but for its API load goal,
+// which nothing newer restates.
 const (
-	GoalVsLoop       = 0.9   // runner's apply throughput ÷ the client-go loop's
-	GoalVsKubectl    = 3.0   // runner's apply throughput ÷ kubectl's
-	GoalWaitP50MS    = 20.0  // detection latency at the largest size
-	GoalWaitP99MS    = 100.0 //
-	GoalRequests     = 5.0   // requests per wait target
-	GoalMemoryMB     = 150.0 // peak RSS waiting on 10,000 objects
-	GoalCPUSharePerc = 5.0   // runner CPU ÷ wall time, seed scenario
+	GoalLargeObjects     = 100000 // the size of the memory and latency goals
+	GoalLargeMemoryMB    = 200.0  // peak RSS of a waitFor on GoalLargeObjects ConfigMaps
+	GoalLargeBytesPerObj = 1000.0 // the same beyond the empty process (1 KB = 1,000 bytes, as MB = 10⁶)
+	GoalLargeP50MS       = 50.0   // detection latency at GoalLargeObjects
+	GoalLargeP99MS       = 200.0  //
+	GoalApplyObjects     = 2000   // ConfigMaps of the apply goals
+	GoalVsKubectl        = 3.0    // runner at its defaults: throughput ÷ kubectl apply's (client-side)
+	GoalVsApplyLoop      = 0.95   // ... ÷ the client-go server-side apply loop's, no client limit
+	GoalSeedVolumes      = 2500   // the seed run of the time and CPU goals (replicas=250)
+	GoalSeedSeconds      = 90.0   // its wall time
+	GoalCPUSharePerc     = 3.0    // runner CPU ÷ wall time, same run
+	GoalSeedLargeVolumes = 10000  // the seed run that must complete (replicas=1000)
+	GoalRequests         = 5.0    // issue 7: requests per wait target
 )
 
 // UpdateDoc replaces the generated section of the Markdown file at path
@@ -82,6 +89,7 @@ func Markdown(r *Results, jsonPath string) string {
 	apiLoad(&b, r)
 	memory(&b, r)
 	seed(&b, r)
+	large(&b, r)
 	if len(r.Commands) > 0 {
 		p("### Commands\n\n```\n")
 		for _, k := range sortedKeys(r.Commands) {
@@ -118,9 +126,17 @@ func yesNo(ok bool) string {
 	return "**missed**"
 }
 
-// refRunner is the runner variant a tool is compared with: the same client
-// rate limit.
-func refRunner(tool string) string {
+// refRunner is the runner variant a tool of s is compared with: runner at
+// the same fixed client limit for a fixed-limit loop ("..., QPS 200 burst
+// 400"), else runner at its defaults. (Results before 2026-12-01 have
+// "runner" at the then default limit, and "runner, no QPS limit".)
+func refRunner(s ApplySet, tool string) string {
+	if i := strings.Index(tool, ", QPS "); i >= 0 {
+		return "runner" + tool[i:]
+	}
+	if slices.Contains(s.Tools, ToolRunnerDefaults) {
+		return ToolRunnerDefaults
+	}
 	if strings.Contains(tool, "no QPS limit") {
 		return "runner, no QPS limit"
 	}
@@ -129,7 +145,9 @@ func refRunner(tool string) string {
 
 // applyRatios are, per round, the tool's time ÷ its reference runner's
 // time: how many times faster runner was.
-func applyRatios(s ApplySet, tool string) []float64 { return ratiosBetween(s, tool, refRunner(tool)) }
+func applyRatios(s ApplySet, tool string) []float64 {
+	return ratiosBetween(s, tool, refRunner(s, tool))
+}
 
 // ratiosBetween are, per round, tool's time ÷ ref's time.
 func ratiosBetween(s ApplySet, tool, ref string) []float64 {
@@ -161,57 +179,159 @@ func trialsOf[T any](trials []T, tool func(T) (string, bool), name string) []T {
 	return out
 }
 
+// notMeasured is the status of a goal the run has no figure for.
+const notMeasured = "not measured"
+
 func goals(b *strings.Builder, r *Results) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("### Goals\n\n| goal | measured | |\n|---|---|---|\n")
-	for _, s := range r.Apply {
-		for _, pair := range [][2]string{
-			{"runner", "client-go loop"},
-			{"runner, no QPS limit", "client-go loop, no QPS limit"},
-			{"runner, no QPS limit", "client-go apply loop, no QPS limit"},
-		} {
-			rs := ratiosBetween(s, pair[1], pair[0])
-			if x := Summarize(rs); x.N > 0 {
-				p("| apply %s: %s ≥ %.1f× the %s | %.2f× (rounds %s) | %s |\n", s.Workload, pair[0], GoalVsLoop, pair[1], x.P50, list(rs, "%.2f"), yesNo(x.P50 >= GoalVsLoop))
-			}
+	row := func(goal, measured, status string) { p("| %s | %s | %s |\n", goal, measured, status) }
+	// atSize is the status of a goal measured at size got instead of want.
+	atSize := func(met bool, got, want int, unit string) string {
+		if got != want {
+			return fmt.Sprintf("n/a: run at %s %s", Thousands(got), unit)
 		}
-		for _, runner := range []string{"runner", "runner, no QPS limit"} {
-			for _, k := range []string{"kubectl apply", "kubectl apply --server-side"} {
-				if x := Summarize(ratiosBetween(s, k, runner)); x.N > 0 {
-					p("| apply %s: %s ≥ %.0f× `%s` | %.1f× | %s |\n", s.Workload, runner, GoalVsKubectl, k, x.P50, yesNo(x.P50 >= GoalVsKubectl))
-				}
-			}
+		return yesNo(met)
+	}
+
+	// Apply, per round, from runner at its defaults.
+	var cms *ApplySet
+	for i := range r.Apply {
+		if r.Apply[i].Workload == "configmaps" {
+			cms = &r.Apply[i]
 		}
 	}
-	if r.Wait != nil && len(r.Wait.Sizes) > 0 {
-		sz := r.Wait.Sizes[len(r.Wait.Sizes)-1]
-		s := Summarize(latencies(sz, "runner waitFor"))
-		if s.N > 0 {
-			p("| wait on %d objects: runner p50 ≤ %.0f ms | %.1f ms | %s |\n", sz.Objects, GoalWaitP50MS, s.P50, yesNo(s.P50 <= GoalWaitP50MS))
-			p("| wait on %d objects: runner p99 ≤ %.0f ms | %.1f ms (%s) | %s |\n", sz.Objects, GoalWaitP99MS, s.P99, p99Note(s.N), yesNo(s.P99 <= GoalWaitP99MS))
+	for _, g := range []struct {
+		ref, text string
+		goal      float64
+	}{
+		{ToolKubectl, fmt.Sprintf("`%s` (client-side)", ToolKubectl), GoalVsKubectl},
+		{ToolApplyLoop, "the client-go server-side apply loop, no client limit", GoalVsApplyLoop},
+	} {
+		goal := fmt.Sprintf("apply %s ConfigMaps: %s ≥ %s× %s", Thousands(GoalApplyObjects), ToolRunnerDefaults, trimFloat(g.goal), g.text)
+		var rs []float64
+		if cms != nil {
+			rs = ratiosBetween(*cms, g.ref, ToolRunnerDefaults)
+		}
+		if x := Summarize(rs); x.N > 0 {
+			row(goal, fmt.Sprintf("%.2f× (median of rounds %s)", x.P50, list(rs, "%.2f")), atSize(x.P50 >= g.goal, cms.Objects, GoalApplyObjects, "ConfigMaps"))
+		} else {
+			row(goal, "—", notMeasured)
 		}
 	}
+
+	// Waits on many objects.
+	l := r.Large
+	memGoal := fmt.Sprintf("waitFor on %s ConfigMaps: peak RSS ≤ %.0f MB", Thousands(GoalLargeObjects), GoalLargeMemoryMB)
+	perGoal := fmt.Sprintf("waitFor on %s ConfigMaps: ≤ %.0f KB/object beyond the empty process", Thousands(GoalLargeObjects), GoalLargeBytesPerObj/1000)
+	p50Goal := fmt.Sprintf("detection latency at %s objects: runner p50 ≤ %.0f ms", Thousands(GoalLargeObjects), GoalLargeP50MS)
+	p99Goal := fmt.Sprintf("detection latency at %s objects: runner p99 ≤ %.0f ms", Thousands(GoalLargeObjects), GoalLargeP99MS)
+	if l == nil {
+		for _, g := range []string{memGoal, perGoal, p50Goal, p99Goal} {
+			row(g, "—", notMeasured)
+		}
+	} else {
+		if x := Summarize(largeRSS(l, ToolRunnerWait, l.Objects)); x.N > 0 {
+			row(memGoal, fmt.Sprintf("%.0f MB (worst of %s; median %.0f)", x.Max, plural(x.N, "round"), x.P50), atSize(x.Max <= GoalLargeMemoryMB, l.Objects, GoalLargeObjects, "objects"))
+		} else {
+			row(memGoal, "—", notMeasured)
+		}
+		if x := Summarize(bytesPerObject(l, ToolRunnerWait)); x.N > 0 {
+			row(perGoal, fmt.Sprintf("%.0f bytes/object (worst of %s; median %.0f)", x.Max, plural(x.N, "round"), x.P50), atSize(x.Max <= GoalLargeBytesPerObj, l.Objects, GoalLargeObjects, "objects"))
+		} else {
+			row(perGoal, "—", notMeasured)
+		}
+		if x := Summarize(latencies(l.Latency, ToolRunnerWait)); x.N > 0 {
+			row(p50Goal, fmt.Sprintf("%.1f ms (%d trials; the last %s objects change)", x.P50, x.N, Thousands(l.Tail)), atSize(x.P50 <= GoalLargeP50MS, l.Objects, GoalLargeObjects, "objects"))
+			row(p99Goal, fmt.Sprintf("%.1f ms (%s)", x.P99, p99Note(x.N)), atSize(x.P99 <= GoalLargeP99MS, l.Objects, GoalLargeObjects, "objects"))
+		} else {
+			row(p50Goal, "—", notMeasured)
+			row(p99Goal, "—", notMeasured)
+		}
+	}
+
+	// The seed scenario.
+	seedAt := func(volumes int) *SeedRun {
+		for i := range r.Seed {
+			if r.Seed[i].Volumes == volumes {
+				return &r.Seed[i]
+			}
+		}
+		return nil
+	}
+	timeGoal := fmt.Sprintf("seed scenario, %s volumes: ≤ %.0f s wall", Thousands(GoalSeedVolumes), GoalSeedSeconds)
+	cpuGoal := fmt.Sprintf("seed scenario, %s volumes: runner CPU ≤ %.0f%% of wall time", Thousands(GoalSeedVolumes), GoalCPUSharePerc)
+	if s := seedAt(GoalSeedVolumes); s != nil {
+		measured := fmt.Sprintf("%.0f s, the process", s.Seconds)
+		if c := s.phase("cleanup"); c > 0 {
+			measured += fmt.Sprintf(" (of which runner's cleanup %.0f s)", c)
+		}
+		if s.Exit != 0 {
+			measured += "; " + s.Outcome
+		}
+		row(timeGoal, measured, yesNo(s.Seconds <= GoalSeedSeconds && s.Exit == 0))
+		share := 100 * s.CPU / s.Seconds
+		row(cpuGoal, fmt.Sprintf("%.2f%% (%.1f CPU s in %s)", share, s.CPU, fmtDur(s.Seconds)), yesNo(share <= GoalCPUSharePerc && s.Exit == 0))
+	} else {
+		row(timeGoal, "—", notMeasured)
+		row(cpuGoal, "—", notMeasured)
+	}
+	doneGoal := fmt.Sprintf("seed scenario, %s volumes: completes", Thousands(GoalSeedLargeVolumes))
+	if s := seedAt(GoalSeedLargeVolumes); s != nil {
+		row(doneGoal, fmt.Sprintf("%s in %s", s.Outcome, fmtDur(s.Seconds)), yesNo(s.Exit == 0))
+	} else {
+		row(doneGoal, "—", notMeasured)
+	}
+
+	// Issue 7's API load goal.
 	if a := r.APILoad; a != nil {
 		for _, run := range a.Runs {
-			if run.Tool == "runner waitFor" {
+			if run.Tool == ToolRunnerWait {
 				target, from := run.OwnResource("configmaps"), "audit log"
 				if run.Own == nil {
 					target, from = run.TargetTotal(), "request counters"
 				}
-				p("| API load: runner ≤ %.0f requests per target | %.0f to configmaps in %.0f s (%s); %.0f in all with discovery | %s |\n", GoalRequests, target, run.Seconds, from, run.OwnTotal(), yesNo(target <= GoalRequests))
+				row(fmt.Sprintf("API load (issue 7): runner ≤ %.0f requests per target", GoalRequests),
+					fmt.Sprintf("%.0f to configmaps in %.0f s (%s); %.0f in all with discovery", target, run.Seconds, from, run.OwnTotal()), yesNo(target <= GoalRequests))
 			}
 		}
 	}
-	if mem := r.Memory; mem != nil {
-		if s := Summarize(rss(mem, "runner waitFor")); s.N > 0 {
-			p("| memory: runner ≤ %.0f MB waiting on %d objects | %.0f MB (max of %d rounds %.0f) | %s |\n", GoalMemoryMB, mem.Objects, s.P50, s.N, s.Max, yesNo(s.Max <= GoalMemoryMB))
+	p("\n")
+}
+
+// phase is the seconds of the run's phase of that name, 0 if none.
+func (s SeedRun) phase(name string) float64 {
+	for _, ph := range s.Phases {
+		if ph.Name == name {
+			return ph.Seconds
 		}
 	}
-	for _, s := range r.Seed {
-		share := 100 * s.CPU / s.Seconds
-		p("| seed scenario, %d volumes: runner CPU ≤ %.0f%% of wall time | %.2f%% (%.1f CPU s in %s) | %s |\n", s.Volumes, GoalCPUSharePerc, share, s.CPU, fmtDur(s.Seconds), yesNo(share <= GoalCPUSharePerc && s.Exit == 0))
+	return 0
+}
+
+// Thousands writes n with commas: 100,000.
+func Thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + Thousands(-n)
 	}
-	p("\n")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// plural writes "1 round", "2 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// trimFloat writes x with at most two decimals and no trailing zeros.
+func trimFloat(x float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".")
 }
 
 func p99Note(n int) string {
@@ -247,14 +367,30 @@ func apply(b *strings.Builder, r *Results) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("### 1. Apply throughput\n\n")
-	p("%d rounds (chainsaw in the first %d only: it sleeps 50 ms before each object, so a round of it takes ~3 minutes and varies little). ", r.Settings.Rounds, min(r.Settings.ChainsawApplyRounds, r.Settings.Rounds))
-	p("Runner and the client-go loop run %d at a time; the first pair at runner's default client limit (QPS %.0f, burst %d), the \"no QPS limit\" pair without one (the API server's own limit). ", r.Settings.Parallel, r.Settings.QPS, r.Settings.Burst)
-	p("Each trial starts with the objects deleted; tools run one after the other within a round (interleaved), rounds repeat. Time is the process's wall time, start-up included. \"runner ×\" is this tool's time ÷ runner's in the same round (runner with the same client rate limit): above 1, runner was faster.\n\n")
+	if cr := min(r.Settings.ChainsawApplyRounds, r.Settings.Rounds); cr > 0 {
+		p("%s (chainsaw in the first %d only: it sleeps 50 ms before each object, so a round of it takes ~3 minutes and varies little). ", plural(r.Settings.Rounds, "round"), cr)
+	} else {
+		p("%s (chainsaw not run). ", plural(r.Settings.Rounds, "round"))
+	}
+	if slices.Contains(r.Apply[0].Tools, ToolRunnerDefaults) {
+		p("Runner and the client-go loops run %d at a time. `%s` is runner with no `--qps` or `--burst`: no client-side limit once the API server shows it has priority and fairness (200 QPS, burst 400 before that); the \"no QPS limit\" rows have none at all (`--qps -1` for runner), so the API server sets the pace. ", r.Settings.Parallel, ToolRunnerDefaults)
+		if r.Settings.QPS > 0 {
+			p("The \"QPS %s burst %d\" pair runs at that fixed client limit (runner's default before 2026-12-01). ", trimFloat(r.Settings.QPS), r.Settings.Burst)
+		}
+		p("\"runner ×\" is this tool's time ÷ `%s`'s in the same round (for the fixed-limit loop: ÷ runner at the same limit): above 1, runner was faster. ", ToolRunnerDefaults)
+	} else {
+		p("Runner and the client-go loop run %d at a time; the first pair at runner's default client limit then (QPS %.0f, burst %d), the \"no QPS limit\" pair without one (the API server's own limit). \"runner ×\" is this tool's time ÷ runner's in the same round (runner with the same client rate limit): above 1, runner was faster. ", r.Settings.Parallel, r.Settings.QPS, r.Settings.Burst)
+	}
+	p("Each trial starts with the objects deleted; tools run one after the other within a round (interleaved), rounds repeat. Time is the process's wall time, start-up included.\n\n")
 	for _, s := range r.Apply {
 		p("**%d %s**\n\n", s.Objects, s.Workload)
 		p("| tool | median s | objects/s | spread | min–max s | runner × (per round) | requests per object | tool CPU s | failed trials |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, tool := range s.Tools {
 			ts := trialsOf(s.Trials, func(t ApplyTrial) (string, bool) { return t.Tool, true }, tool)
+			if len(ts) == 0 {
+				p("| %s | — | — | — | — | — | — | — | not run |\n", tool)
+				continue
+			}
 			var secs, cpu []float64
 			failed := 0
 			reqs := map[string]float64{}
@@ -271,7 +407,7 @@ func apply(b *strings.Builder, r *Results) {
 			}
 			sum := Summarize(secs)
 			ratio := "—"
-			if tool != refRunner(tool) {
+			if tool != refRunner(s, tool) {
 				rs := applyRatios(s, tool)
 				if len(rs) > 0 {
 					ratio = fmt.Sprintf("%.2f (%s)", Summarize(rs).P50, list(rs, "%.2f"))
@@ -325,83 +461,103 @@ func wait(b *strings.Builder, r *Results) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("### 2. Wait detection latency\n\n")
 	p("A helper patches `data.state` of every object (32 at a time, no client rate limit); latency = the waiting tool's process exit − the response to the last patch (as the helper receives it: when the machine is busy that receipt can be late, and a latency near zero or, for the log line, below zero results). Tools start %s before the flip to list and watch. For runner, \"log line\" uses the arrival of its `step passed` log line instead of its exit.\n\n", "1 s + 0.5 ms per object")
-	if len(w.Checks) > 0 {
-		cases := []string{}
-		for _, c := range w.Checks {
-			if !slices.Contains(cases, c.Case) {
-				cases = append(cases, c.Case)
-			}
+	checksTable(b, w.Checks)
+	for _, sz := range w.Sizes {
+		p("**%d objects**\n\n", sz.Objects)
+		latencyTable(b, sz)
+	}
+}
+
+// checksTable renders correctness checks, a tool a row, a case a column.
+func checksTable(b *strings.Builder, checks []CorrectnessCheck) {
+	if len(checks) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	var cases, tools []string
+	for _, c := range checks {
+		if !slices.Contains(cases, c.Case) {
+			cases = append(cases, c.Case)
 		}
-		p("Correctness (must fail, not report done):\n\n| tool | %s |\n|---|%s\n", strings.Join(cases, " | "), strings.Repeat("---|", len(cases)))
-		var tools []string
-		for _, c := range w.Checks {
-			if !slices.Contains(tools, c.Tool) {
-				tools = append(tools, c.Tool)
-			}
+		if !slices.Contains(tools, c.Tool) {
+			tools = append(tools, c.Tool)
 		}
-		for _, t := range tools {
-			p("| %s |", t)
-			for _, k := range cases {
-				for _, c := range w.Checks {
-					if c.Tool == t && c.Case == k {
-						mark := "correct"
-						if !c.Correct {
-							mark = "**wrong**"
-						}
-						p(" %s: %s |", mark, c.Detail)
+	}
+	p("Correctness (must fail, not report done):\n\n| tool | %s |\n|---|%s\n", strings.Join(cases, " | "), strings.Repeat("---|", len(cases)))
+	for _, t := range tools {
+		p("| %s |", t)
+		for _, k := range cases {
+			v := "—"
+			for _, c := range checks {
+				if c.Tool == t && c.Case == k {
+					mark := "correct"
+					switch {
+					case c.Inconclusive:
+						mark = "**inconclusive**"
+					case !c.Correct:
+						mark = "**wrong**"
 					}
+					v = mark + ": " + c.Detail
 				}
 			}
-			p("\n")
+			p(" %s |", v)
 		}
 		p("\n")
 	}
-	for _, sz := range w.Sizes {
-		p("**%d objects**\n\n| tool | trials | p50 ms | p99 ms | min–max ms | tool ÷ runner per trial, median (p25–p75) | runner log line p50 / p99 ms | flip took, median ms | failed trials |\n|---|---|---|---|---|---|---|---|---|\n", sz.Objects)
-		runnerBy := map[int]float64{}
-		for _, t := range sz.Trials {
-			if t.Tool == "runner waitFor" && t.OK {
-				runnerBy[t.Round] = t.LatencyMS
-			}
+	p("\n")
+}
+
+// latencyTable renders the latency trials of one size, a tool a row.
+func latencyTable(b *strings.Builder, sz WaitSize) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("| tool | trials | p50 ms | p99 ms | min–max ms | tool ÷ runner per trial, median (p25–p75) | runner log line p50 / p99 ms | flip took, median ms | failed trials |\n|---|---|---|---|---|---|---|---|---|\n")
+	runnerBy := map[int]float64{}
+	for _, t := range sz.Trials {
+		if t.Tool == ToolRunnerWait && t.OK {
+			runnerBy[t.Round] = t.LatencyMS
 		}
-		for _, tool := range sz.Tools {
-			var lat, line, flip, ratios []float64
-			failed, n := 0, 0
-			for _, t := range sz.Trials {
-				if t.Tool != tool {
-					continue
-				}
-				n++
-				if !t.OK {
-					failed++
-					continue
-				}
-				lat = append(lat, t.LatencyMS)
-				flip = append(flip, t.FlipMS)
-				if t.LineMS != 0 {
-					line = append(line, t.LineMS)
-				}
-				if rl, ok := runnerBy[t.Round]; ok && rl > 0 && tool != "runner waitFor" {
-					ratios = append(ratios, t.LatencyMS/rl)
-				}
-			}
-			if n == 0 {
-				p("| %s | 0 | — | — | — | — | — | — | not run |\n", tool)
+	}
+	for _, tool := range sz.Tools {
+		var lat, line, flip, ratios []float64
+		failed, n := 0, 0
+		for _, t := range sz.Trials {
+			if t.Tool != tool {
 				continue
 			}
-			s := Summarize(lat)
-			ratio, lineS := "—", "—"
-			if rs := Summarize(ratios); rs.N > 0 {
-				sorted := slices.Sorted(slices.Values(ratios))
-				ratio = fmt.Sprintf("%.0f× (%.0f–%.0f)", rs.P50, Percentile(sorted, 25), Percentile(sorted, 75))
+			n++
+			if !t.OK {
+				failed++
+				continue
 			}
-			if ls := Summarize(line); ls.N > 0 {
-				lineS = fmt.Sprintf("%.1f / %.1f", ls.P50, ls.P99)
+			lat = append(lat, t.LatencyMS)
+			flip = append(flip, t.FlipMS)
+			if t.LineMS != 0 {
+				line = append(line, t.LineMS)
 			}
-			p("| %s | %d | %s | %s | %s–%s | %s | %s | %.0f | %d |\n", tool, n, msF(s.P50), msF(s.P99), msF(s.Min), msF(s.Max), ratio, lineS, Summarize(flip).P50, failed)
+			if rl, ok := runnerBy[t.Round]; ok && rl > 0 && tool != ToolRunnerWait {
+				ratios = append(ratios, t.LatencyMS/rl)
+			}
 		}
-		p("\n")
+		if n == 0 {
+			p("| %s | 0 | — | — | — | — | — | — | not run |\n", tool)
+			continue
+		}
+		if len(lat) == 0 {
+			p("| %s | %d | — | — | — | — | — | — | %d |\n", tool, n, failed)
+			continue
+		}
+		s := Summarize(lat)
+		ratio, lineS := "—", "—"
+		if rs := Summarize(ratios); rs.N > 0 {
+			sorted := slices.Sorted(slices.Values(ratios))
+			ratio = fmt.Sprintf("%.0f× (%.0f–%.0f)", rs.P50, Percentile(sorted, 25), Percentile(sorted, 75))
+		}
+		if ls := Summarize(line); ls.N > 0 {
+			lineS = fmt.Sprintf("%.1f / %.1f", ls.P50, ls.P99)
+		}
+		p("| %s | %d | %s | %s | %s–%s | %s | %s | %.0f | %d |\n", tool, n, msF(s.P50), msF(s.P99), msF(s.Min), msF(s.Max), ratio, lineS, Summarize(flip).P50, failed)
 	}
+	p("\n")
 }
 
 func msF(x float64) string {
@@ -472,6 +628,165 @@ func memory(b *strings.Builder, r *Results) {
 		p("| %s | %s | %.0f | %.1f | %d |\n", t, list(all, "%.0f"), Summarize(all).P50, Summarize(cpu).P50, failed)
 	}
 	p("\n")
+}
+
+// largeRSS is, per round, tool's peak RSS waiting on objects of the large
+// suite (failed runs left out), in round order.
+func largeRSS(l *LargeSuite, tool string, objects int) []float64 {
+	var out []float64
+	for _, run := range l.Memory {
+		if run.Tool == tool && run.Objects == objects && run.Error == "" {
+			out = append(out, run.MaxRSSMB)
+		}
+	}
+	return out
+}
+
+// bytesPerObject is, per round that has both, tool's peak RSS on all the
+// objects beyond its empty process's (a wait on fewer: none, or one for
+// chainsaw), in bytes per object.
+func bytesPerObject(l *LargeSuite, tool string) []float64 {
+	type base struct {
+		mb      float64
+		objects int
+	}
+	empty := map[int]base{}
+	for _, run := range l.Memory {
+		if run.Tool == tool && run.Objects < l.Objects && run.Error == "" {
+			empty[run.Round] = base{run.MaxRSSMB, run.Objects}
+		}
+	}
+	var out []float64
+	for _, run := range l.Memory {
+		if e, ok := empty[run.Round]; ok && run.Tool == tool && run.Objects == l.Objects && run.Error == "" {
+			out = append(out, (run.MaxRSSMB-e.mb)*1e6/float64(l.Objects-e.objects))
+		}
+	}
+	return out
+}
+
+func large(b *strings.Builder, r *Results) {
+	l := r.Large
+	if l == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	n := Thousands(l.Objects)
+	p("### 6. Waits on %s objects\n\n", n)
+	p("%s ConfigMaps labelled `bench=large`, each with `data: {index, state}`, created once (in %s, 32 at a time, no client limit) ", n, fmtDur(l.CreateSeconds))
+	if l.DeleteSeconds > 0 {
+		p("and deleted at the end (in %s). ", fmtDur(l.DeleteSeconds))
+	} else {
+		p("and not deleted (the run stopped first). ")
+	}
+	for _, k := range sortedKeys(l.NotRun) {
+		p("`%s` is %s. ", k, l.NotRun[k])
+	}
+	p("\n\n")
+
+	var tools []string
+	for _, run := range l.Memory {
+		if !slices.Contains(tools, run.Tool) {
+			tools = append(tools, run.Tool)
+		}
+	}
+	if len(tools) > 0 {
+		p("**Memory.** Peak resident set (ru_maxrss; MB = 10⁶ bytes) of each tool waiting for a condition that never holds: on none of the objects (a label nothing has: the empty process; %s) and on all %s (%s). ", fmtDur(l.EmptySeconds), n, fmtDur(l.MemorySeconds))
+		if slices.Contains(tools, ToolChainsawWait) {
+			p("%s passes at once when no object matches, so its empty process waits on one object. ", ToolChainsawWait)
+		}
+		p("Beyond the empty process = (the peak on %s objects − the empty process's peak in the same round) ÷ the objects between them. ", n)
+		p("\"Listed after\" is when runner's log first said it held every object: it writes progress at most every 10 s, and a heartbeat after 30 s of silence, so this is an upper bound on the list; a run whose log never said so is counted as failed (its peak may predate the end of the list).\n\n")
+		p("| tool | objects | max RSS per round, MB | median MB | beyond the empty process, bytes/object per round | listed after, s (median) | tool CPU s (median) | failed |\n|---|---|---|---|---|---|---|---|\n")
+		for _, t := range tools {
+			var sizes []int // the empty process's, then all
+			for _, run := range l.Memory {
+				if run.Tool == t && !slices.Contains(sizes, run.Objects) {
+					sizes = append(sizes, run.Objects)
+				}
+			}
+			slices.Sort(sizes)
+			for _, objects := range sizes {
+				var all, cpu, listed []float64
+				failed, runs := 0, 0
+				for _, run := range l.Memory {
+					if run.Tool != t || run.Objects != objects {
+						continue
+					}
+					runs++
+					if run.Error != "" {
+						failed++
+						continue
+					}
+					all = append(all, run.MaxRSSMB)
+					cpu = append(cpu, run.CPU)
+					if run.ListedSeconds > 0 {
+						listed = append(listed, run.ListedSeconds)
+					}
+				}
+				per, lst := "—", "—"
+				if objects == l.Objects {
+					if bpo := bytesPerObject(l, t); len(bpo) > 0 {
+						per = list(bpo, "%.0f")
+					}
+				}
+				if x := Summarize(listed); x.N > 0 {
+					lst = fmt.Sprintf("%.1f", x.P50)
+				}
+				med := "—"
+				if len(all) > 0 {
+					med = fmt.Sprintf("%.0f", Summarize(all).P50)
+				}
+				p("| %s | %s | %s | %s | %s | %s | %.1f | %d of %d |\n", t, Thousands(objects), orDash(list(all, "%.0f")), med, per, lst, Summarize(cpu).P50, failed, runs)
+			}
+		}
+		p("\n")
+	}
+
+	if len(l.Latency.Trials) > 0 || len(l.Checks) > 0 {
+		p("**Detection latency.** Before each trial, with no tool running, the last %s objects get `data.state: pending-K` (a new K each trial; every other object is `done`). ", Thousands(l.Tail))
+		p("The tool starts waiting for every labelled object to be `done`; ")
+		settles := func(tool string) Summary {
+			var xs []float64
+			for _, t := range l.Latency.Trials {
+				if t.Tool == tool && t.SettleMS > 0 {
+					xs = append(xs, t.SettleMS/1000)
+				}
+			}
+			return Summarize(xs)
+		}
+		var parts []string
+		for _, tool := range l.Latency.Tools {
+			x := settles(tool)
+			if x.N == 0 {
+				continue
+			}
+			how := "a fixed 1 s + 0.5 ms per object (it has no line that says it has listed)"
+			if tool == ToolRunnerWait {
+				how = fmt.Sprintf("until its log says it holds all %s objects", n)
+			}
+			parts = append(parts, fmt.Sprintf("%s is given %s, %.1f s median", tool, how, x.P50))
+		}
+		if len(parts) > 0 {
+			p("%s; ", strings.Join(parts, "; "))
+		}
+		p("then the driver patches the %s to `done` (32 at a time, no client limit). Latency = the tool's exit − the response to the last patch, as in section 2.\n\n", Thousands(l.Tail))
+		if len(l.Checks) > 0 {
+			p("At this size only runner is checked (chainsaw's checks are section 2's); its wait on the objects has %s, enough for its log to show them all: a failure before that would prove nothing and is reported as inconclusive.\n\n", fmtDur(l.MemorySeconds))
+			checksTable(b, l.Checks)
+		}
+		if len(l.Latency.Tools) > 0 {
+			p("**%s objects, the last %s change**\n\n", n, Thousands(l.Tail))
+			latencyTable(b, l.Latency)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 func seed(b *strings.Builder, r *Results) {

@@ -8,6 +8,20 @@ import (
 	"time"
 )
 
+// Tool names that the rendering keys on (the driver names the others).
+const (
+	// ToolRunnerDefaults is runner applying at its default client limit:
+	// none where the API server has priority and fairness.
+	ToolRunnerDefaults = "runner (defaults)"
+	// ToolApplyLoop is the client-go server-side apply loop without a
+	// client limit: the API server's own pace for what runner does.
+	ToolApplyLoop    = "client-go apply loop, no QPS limit"
+	ToolKubectl      = "kubectl apply"
+	ToolRunnerWait   = "runner waitFor"
+	ToolChainsawWait = "chainsaw error"
+	ToolKubectlWait  = "kubectl wait"
+)
+
 // Results is everything one `make bench` measured; it is written as
 // bench/results/<date>.json and rendered into docs/benchmarks.md.
 type Results struct {
@@ -25,6 +39,7 @@ type Results struct {
 	Wait    *WaitSuite     `json:"wait,omitempty"`
 	APILoad *APILoadSuite  `json:"apiLoad,omitempty"`
 	Memory  *MemorySuite   `json:"memory,omitempty"`
+	Large   *LargeSuite    `json:"large,omitempty"`
 	Seed    []SeedRun      `json:"seed,omitempty"`
 	Errors  []string       `json:"errors,omitempty"`
 	Notes   []string       `json:"notes,omitempty"`
@@ -45,6 +60,10 @@ type Settings struct {
 	APILoadObjects      int     `json:"apiLoadObjects"`
 	MemoryObjects       int     `json:"memoryObjects"`
 	MemoryRounds        int     `json:"memoryRounds"`
+	LargeObjects        int     `json:"largeObjects,omitempty"`
+	LargeTail           int     `json:"largeTail,omitempty"`
+	LargeTrials         int     `json:"largeTrials,omitempty"`
+	LargeChainsawTrials int     `json:"largeChainsawTrials,omitempty"`
 	SeedReplicas        []int   `json:"seedReplicas"`
 	MaxLoadAtStart      float64 `json:"maxLoadAtStart"`
 	LoadAtStart         float64 `json:"loadAtStart"`
@@ -107,18 +126,23 @@ type WaitTrial struct {
 	Trial
 	LatencyMS float64 `json:"latencyMs"`
 	LineMS    float64 `json:"lineMs,omitempty"`
-	FlipMS    float64 `json:"flipMs"` // how long flipping all objects took
+	FlipMS    float64 `json:"flipMs"` // how long flipping the objects took
+	// SettleMS is how long the tool ran before the flip started: a fixed
+	// time, or until its log said it held every object.
+	SettleMS float64 `json:"settleMs,omitempty"`
 }
 
 // CorrectnessCheck says whether a tool refused to report done when it
 // should not have.
 type CorrectnessCheck struct {
-	Tool    string  `json:"tool"`
-	Case    string  `json:"case"`
-	Correct bool    `json:"correct"`
-	Exit    int     `json:"exitCode"`
-	Seconds float64 `json:"seconds"`
-	Detail  string  `json:"detail"`
+	Tool    string `json:"tool"`
+	Case    string `json:"case"`
+	Correct bool   `json:"correct"`
+	// Inconclusive: the tool failed, but before it had seen every object.
+	Inconclusive bool    `json:"inconclusive,omitempty"`
+	Exit         int     `json:"exitCode"`
+	Seconds      float64 `json:"seconds"`
+	Detail       string  `json:"detail"`
 }
 
 // APILoadSuite is the request count of a wait that never ends.
@@ -183,6 +207,36 @@ type MemoryRun struct {
 	Trial
 	MaxRSSMB float64 `json:"maxRssMB"`
 	Seconds  float64 `json:"seconds"`
+}
+
+// LargeSuite is the wait benchmarks of issue 12 at one large number of
+// ConfigMaps, created once: peak memory, detection latency when the last
+// Tail objects change, and correctness.
+type LargeSuite struct {
+	Objects       int     `json:"objects"`
+	Tail          int     `json:"tail"`          // objects flipped in each latency trial
+	CreateSeconds float64 `json:"createSeconds"` // creating the objects, once
+	DeleteSeconds float64 `json:"deleteSeconds"` // deleting them at the end
+	// MemorySeconds is the length of each wait on the objects;
+	// EmptySeconds that of each wait on none (the empty process).
+	MemorySeconds float64            `json:"memorySeconds"`
+	EmptySeconds  float64            `json:"emptySeconds"`
+	Memory        []LargeMemoryRun   `json:"memory"`
+	Latency       WaitSize           `json:"latency"`
+	Checks        []CorrectnessCheck `json:"checks"`
+	// NotRun says, per tool, why it was left out.
+	NotRun map[string]string `json:"notRun,omitempty"`
+}
+
+// LargeMemoryRun is one tool's peak resident set waiting on Objects
+// ConfigMaps (0: the empty process) whose condition never holds.
+type LargeMemoryRun struct {
+	MemoryRun
+	Objects int `json:"objects"`
+	// ListedSeconds is when the tool's log first said it held every
+	// object (runner's progress line; 0 if it has none or never said so).
+	// Those lines are rate-limited, so it is an upper bound on the list.
+	ListedSeconds float64 `json:"listedSeconds,omitempty"`
 }
 
 // SeedRun is one run of scenarios/bi-scalability.yaml.

@@ -116,6 +116,13 @@ func RunnerWaitArgs(kubeconfig, plan string, t WaitTarget, timeout time.Duration
 	return []string{"--kubeconfig", kubeconfig, "--log-format", "json", "--timeout", timeout.String(), "--set", "want=" + t.Want, plan}
 }
 
+// RunnerHoldsAll is the part of runner's progress log line that says its
+// waitFor (quantifier all, so needed = matched) holds n objects and has
+// evaluated each: "<satisfied>/<n> satisfied". Runner writes such a line at
+// most every 10 s, and a heartbeat after 30 s of silence, so it can come
+// well after the list itself.
+func RunnerHoldsAll(n int) string { return fmt.Sprintf("/%d satisfied", n) }
+
 // KubectlWaitArgs wait for t with kubectl wait --for=jsonpath.
 func KubectlWaitArgs(kubeconfig string, t WaitTarget, timeout time.Duration) []string {
 	return []string{"--kubeconfig", kubeconfig, "wait", "configmap", "-n", t.Namespace, "-l", Label + "=" + t.Label,

@@ -112,16 +112,15 @@ type flipped struct {
 	last     time.Time // the latest response: the API server accepted every update
 }
 
-// flip sets data.state of cm-1..cm-n (all but the last skip of them) to
-// state.
-func (k *kube) flip(ctx context.Context, ns string, n, skip int, state string) (flipped, error) {
+// flip sets data.state of cm-(from+1)..cm-to to state, 32 at a time.
+func (k *kube) flip(ctx context.Context, ns string, from, to int, state string) (flipped, error) {
 	ri := k.dyn.Resource(configMaps).Namespace(ns)
 	patch := fmt.Appendf(nil, `{"data":{"state":%q}}`, state)
 	var mu sync.Mutex
 	var f flipped
-	err := parallel(ctx, n-skip, 32, func(ctx context.Context, i int) error {
+	err := parallel(ctx, to-from, 32, func(ctx context.Context, i int) error {
 		sent := time.Now()
-		_, err := ri.Patch(ctx, fmt.Sprintf("cm-%d", i+1), types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err := ri.Patch(ctx, fmt.Sprintf("cm-%d", from+i+1), types.MergePatchType, patch, metav1.PatchOptions{})
 		now := time.Now()
 		mu.Lock()
 		if now.After(f.last) {
@@ -137,16 +136,24 @@ func (k *kube) flip(ctx context.Context, ns string, n, skip int, state string) (
 }
 
 // deleteAll deletes the objects of gvr labelled bench=<label> in ns with one
-// DELETE collection, and waits until none is listed.
+// DELETE collection, and waits until none is listed. The API server deletes
+// a collection one object at a time: at 100,000 objects that outlasts its
+// request timeout (60 s), so a timeout is retried until none is left.
 func (k *kube) deleteAll(ctx context.Context, gvr schema.GroupVersionResource, ns, label string) error {
 	ri := k.dyn.Resource(gvr).Namespace(ns)
 	sel := metav1.ListOptions{LabelSelector: bench.Label + "=" + label}
-	if err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting %s in %s: %w", gvr.Resource, ns, err)
+	for {
+		err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+		if err == nil || apierrors.IsNotFound(err) {
+			break
+		}
+		if !apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) {
+			return fmt.Errorf("deleting %s in %s: %w", gvr.Resource, ns, err)
+		}
 	}
 	for {
-		n, err := k.count(ctx, gvr, ns, label)
-		if err != nil || n == 0 {
+		left, err := k.anyLeft(ctx, gvr, ns, label)
+		if err != nil || !left {
 			return err
 		}
 		select {
@@ -155,6 +162,16 @@ func (k *kube) deleteAll(ctx context.Context, gvr schema.GroupVersionResource, n
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// anyLeft says whether an object of gvr labelled bench=<label> is left in ns
+// (a list of one: cheap however many there are).
+func (k *kube) anyLeft(ctx context.Context, gvr schema.GroupVersionResource, ns, label string) (bool, error) {
+	list, err := k.dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: bench.Label + "=" + label, Limit: 1})
+	if err != nil {
+		return false, err
+	}
+	return len(list.Items) > 0, nil
 }
 
 // count lists the objects of gvr labelled bench=<label> in ns.

@@ -90,29 +90,41 @@ func (d *driver) memorySuite(ctx context.Context) error {
 	for round := 1; round <= d.cfg.memRounds; round++ {
 		for _, t := range d.waitTools() {
 			target := bench.WaitTarget{Namespace: nsMemory, Label: "memory", Want: "never"}
-			c, err := t.cmd(target, d.cfg.memFor)
+			run, _, err := d.memoryRun(ctx, t, target, d.cfg.memFor, "", round, "memory", t.name, fmt.Sprint(round))
 			if err != nil {
 				return err
 			}
-			c.Timeout = d.cfg.memFor + time.Minute
-			c.Log = d.logPath("memory", t.name, fmt.Sprint(round))
-			res, info := d.trial(ctx, c)
-			info.Round, info.Tool = round, t.name
-			// The condition never holds: the right outcome is a failure at
-			// the tool's own timeout.
-			info.OK = res.Err == "" && !res.Killed && res.ExitCode != 0
-			if info.OK {
-				info.Error = ""
-			} else if info.Error == "" {
-				info.Error = "reported done on a condition that never holds"
-			}
-			run := bench.MemoryRun{Trial: info, MaxRSSMB: round3(float64(res.MaxRSS) / 1e6), Seconds: round3(res.Wall().Seconds())}
 			s.Runs = append(s.Runs, run)
-			d.log.Info().Int("round", round).Str("tool", t.name).Float64("max RSS MB", run.MaxRSSMB).Float64("cpu s", info.CPU).Str("error", info.Error).Msg("memory")
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
 	}
 	return nil
+}
+
+// memoryRun runs t waiting for target, a condition that never holds, for
+// d, and reads its peak resident set. ready, if set, is the tool's ready
+// line (Result.ReadyAt).
+func (d *driver) memoryRun(ctx context.Context, t waitTool, target bench.WaitTarget, dur time.Duration, ready string, round int, log ...string) (bench.MemoryRun, bench.Result, error) {
+	c, err := t.cmd(target, dur)
+	if err != nil {
+		return bench.MemoryRun{}, bench.Result{}, err
+	}
+	c.Timeout, c.Ready = dur+time.Minute, ready
+	c.Log = d.logPath(log...)
+	res, info := d.trial(ctx, c)
+	info.Round, info.Tool = round, t.name
+	// The condition never holds: the right outcome is a failure at the
+	// tool's own timeout.
+	info.OK = res.Err == "" && !res.Killed && res.ExitCode != 0
+	if info.OK {
+		info.Error = ""
+	} else if info.Error == "" {
+		info.Error = "reported done on a condition that never holds"
+	}
+	run := bench.MemoryRun{Trial: info, MaxRSSMB: round3(float64(res.MaxRSS) / 1e6), Seconds: round3(res.Wall().Seconds())}
+	d.log.Info().Int("round", round).Str("tool", t.name).Str("label", target.Label).Float64("max RSS MB", run.MaxRSSMB).
+		Float64("cpu s", info.CPU).Str("error", info.Error).Msg("memory")
+	return run, res, nil
 }

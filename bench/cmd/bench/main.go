@@ -106,11 +106,17 @@ type config struct {
 	memObjects, memRounds     int
 	memFor                    time.Duration
 	seedReplicas              []int
+	largeObjects, largeTail   int
+	largeTrials               int
+	largeChainsawTrials       int
+	largeMemFor               time.Duration
 	maxLoad                   float64
 	loadWait                  time.Duration
 }
 
-var allSuites = []string{"apply", "wait", "apiload", "memory", "seed"}
+// allSuites are the suites in the order they run: large before seed, whose
+// largest run leaves its objects and the simulator busy in the cluster.
+var allSuites = []string{"apply", "wait", "apiload", "memory", "large", "seed"}
 
 func parseFlags(args []string) (config, error) {
 	var c config
@@ -127,12 +133,12 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results", "folder for <date>.json")
 	fs.StringVar(&c.doc, "doc", "docs/benchmarks.md", "Markdown file whose generated section is rewritten")
 	suites := fs.String("suites", strings.Join(allSuites, ","), "suites to run: "+strings.Join(allSuites, ","))
-	fs.DurationVar(&c.maxTime, "max-time", 45*time.Minute, "bound on the whole run")
+	fs.DurationVar(&c.maxTime, "max-time", 120*time.Minute, "bound on the whole run (the 10,000-volume seed run alone may take ~40 min)")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds of the apply benchmark (tools interleaved)")
 	fs.IntVar(&c.parallel, "parallel", 16, "concurrency of runner's apply and of the client-go loop")
-	fs.Float64Var(&c.qps, "qps", 200, "client QPS of runner and the client-go loop (runner's default before 2026-12-01; it now has none where the server has priority and fairness, as the \"no QPS limit\" rows)")
-	fs.IntVar(&c.burst, "burst", 400, "client burst of runner and the client-go loop (runner's default with a limit)")
-	fs.BoolVar(&c.unthrottled, "unthrottled", true, "also run runner and the loop without a client rate limit (the API server's own limit)")
+	fs.Float64Var(&c.qps, "qps", 0, "if positive, also apply with runner and the client-go loop at this fixed client QPS (200 was runner's default before 2026-12-01; now it has no client limit where the server has priority and fairness)")
+	fs.IntVar(&c.burst, "burst", 400, "client burst with --qps")
+	fs.BoolVar(&c.unthrottled, "unthrottled", true, "also run runner --qps -1 and the client-go create loop without a client rate limit (the API server's own limit)")
 	fs.IntVar(&c.chainsawApplyRounds, "chainsaw-apply-rounds", 1, "rounds in which chainsaw applies too (it sleeps 50 ms before each object: ~3 min a round)")
 	fs.IntVar(&c.applyCM, "configmaps", 2000, "ConfigMaps per apply trial")
 	fs.IntVar(&c.applyBI, "backingimages", 1000, "BackingImages per apply trial")
@@ -142,10 +148,15 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.apiLoadObjects, "apiload-objects", 2500, "objects of the never-ending wait")
 	fs.DurationVar(&c.apiLoadFor, "apiload-for", 60*time.Second, "length of the never-ending wait")
 	fs.IntVar(&c.memObjects, "memory-objects", 10000, "objects of the memory benchmark")
-	fs.IntVar(&c.memRounds, "memory-rounds", 3, "rounds of the memory benchmark")
+	fs.IntVar(&c.memRounds, "memory-rounds", 3, "rounds of the memory suite, and of runner's memory runs in the large suite (chainsaw's there: one)")
 	fs.DurationVar(&c.memFor, "memory-for", 15*time.Second, "length of each memory benchmark wait")
-	seed := fs.String("seed-replicas", "25,250", "StatefulSet replicas of the seed scenario runs (10 volumes each)")
-	fs.BoolVar(&c.seedCleanupLargest, "seed-cleanup-largest", false, "let runner clean up after the largest seed run too (~3 min at 2,500 volumes; the cluster is stopped anyway)")
+	fs.IntVar(&c.largeObjects, "large-objects", 100000, "ConfigMaps of the large suite (created once)")
+	fs.IntVar(&c.largeTail, "large-tail", 100, "objects the large suite's latency trials change (the last ones)")
+	fs.IntVar(&c.largeTrials, "large-trials", 10, "runner's latency trials in the large suite")
+	fs.IntVar(&c.largeChainsawTrials, "large-chainsaw-trials", 3, "chainsaw's latency trials in the large suite (it lists every object every poll: ~1 min a trial at 100,000)")
+	fs.DurationVar(&c.largeMemFor, "large-memory-for", 45*time.Second, "length of each memory wait on the large suite's objects (runner's log shows it has listed them within 30 s)")
+	seed := fs.String("seed-replicas", "25,250,1000", "StatefulSet replicas of the seed scenario runs (10 volumes each)")
+	fs.BoolVar(&c.seedCleanupLargest, "seed-cleanup-largest", false, "let runner clean up after the largest seed run too (minutes of the controllers' deletions; the cluster is stopped anyway)")
 	fs.Float64Var(&c.maxLoad, "max-load", 1.5, "wait at start until the 1-minute load average is below this")
 	fs.DurationVar(&c.loadWait, "load-wait", 10*time.Minute, "how long to wait for --max-load before running anyway")
 	if err := fs.Parse(args); err != nil {
@@ -176,8 +187,14 @@ func parseFlags(args []string) (config, error) {
 	if c.seedReplicas, err = ints("--seed-replicas", *seed); err != nil {
 		return c, err
 	}
-	if c.rounds < 1 || c.waitTrials < 1 || c.parallel < 1 {
-		return c, errors.New("--rounds, --wait-trials and --parallel must be at least 1")
+	if c.rounds < 1 || c.waitTrials < 1 || c.parallel < 1 || c.largeTrials < 1 {
+		return c, errors.New("--rounds, --wait-trials, --large-trials and --parallel must be at least 1")
+	}
+	if c.largeChainsawTrials < 0 {
+		return c, errors.New("--large-chainsaw-trials must not be negative")
+	}
+	if c.largeTail < 1 || c.largeObjects < c.largeTail {
+		return c, fmt.Errorf("--large-tail (%d) must be at least 1 and at most --large-objects (%d)", c.largeTail, c.largeObjects)
 	}
 	return c, nil
 }

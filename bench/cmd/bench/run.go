@@ -46,6 +46,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 		WaitTrials: cfg.waitTrials, KubectlTrials: cfg.kubectlTrials, WaitSizes: cfg.waitSizes,
 		APILoadSeconds: int(cfg.apiLoadFor.Seconds()), APILoadObjects: cfg.apiLoadObjects,
 		MemoryObjects: cfg.memObjects, MemoryRounds: cfg.memRounds, SeedReplicas: cfg.seedReplicas,
+		LargeObjects: cfg.largeObjects, LargeTail: cfg.largeTail, LargeTrials: cfg.largeTrials, LargeChainsawTrials: cfg.largeChainsawTrials,
 	}
 	if d.self, err = os.Executable(); err != nil {
 		return err
@@ -95,7 +96,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 
 	suites := map[string]func(context.Context) error{
 		"apply": d.applySuite, "wait": d.waitSuite, "apiload": d.apiLoadSuite,
-		"memory": d.memorySuite, "seed": d.seedSuite,
+		"memory": d.memorySuite, "large": d.largeSuite, "seed": d.seedSuite,
 	}
 	var errs []error
 	for _, name := range allSuites {

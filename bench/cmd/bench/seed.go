@@ -18,6 +18,11 @@ import (
 // seedPlan is the seed scenario, relative to the repository root.
 const seedPlan = "scenarios/bi-scalability.yaml"
 
+// seedTimeout bounds one seed run: 2,500 volumes took 5 minutes, and a
+// 10,000-volume run is assumed to take up to ~40 (binding the claims grows
+// faster than the number of volumes).
+const seedTimeout = 60 * time.Minute
+
 // seedSuite runs the seed scenario on the Longhorn simulator at each size,
 // with a CPU profile of the largest.
 func (d *driver) seedSuite(ctx context.Context) error {
@@ -49,7 +54,7 @@ func (d *driver) seedSuite(ctx context.Context) error {
 			reportDir = filepath.Join(d.cfg.work, name+"-report")
 			args = append(args, "--report-dir", reportDir)
 		}
-		c := bench.Cmd{Path: d.cfg.runner, Args: append(args, plan), Timeout: 30 * time.Minute, Log: d.logPath(name)}
+		c := bench.Cmd{Path: d.cfg.runner, Args: append(args, plan), Timeout: seedTimeout, Log: d.logPath(name)}
 		d.log.Info().Int("replicas", replicas).Msg("seed scenario started")
 		res, info := d.trial(ctx, c)
 		run := bench.SeedRun{Replicas: replicas, Volumes: replicas * 10, Exit: res.ExitCode, Outcome: "passed",
