@@ -271,6 +271,7 @@ type loggedStep struct {
 	lastProgress time.Time // a progress line: for the rate of those
 	p            result.Progress
 	has          bool
+	pending      bool // p changed since the last progress line
 }
 
 func newLogObserver(log zerolog.Logger, tty bool) *logObserver {
@@ -336,9 +337,10 @@ func (l *logObserver) StepProgress(s *result.Step, p result.Progress) {
 	r.p, r.has = p, true
 	now := l.now()
 	if now.Sub(r.lastProgress) < l.every && p.Done != p.Total {
+		r.pending = true // heartbeat logs it once the interval has passed
 		return
 	}
-	r.lastLog, r.lastProgress = now, now
+	r.lastLog, r.lastProgress, r.pending = now, now, false
 	l.logProgress(r, "")
 }
 
@@ -363,7 +365,10 @@ func (l *logObserver) logProgress(r *loggedStep, note string) {
 	ev.Msg(strings.Join(msg, ", "))
 }
 
-// heartbeat logs the innermost running step when nothing was logged about
+// heartbeat logs the counts a step reported within the rate interval of its
+// last progress line once the interval has passed (else a count that
+// changed once and then stood still went unlogged until the next
+// heartbeat), and the innermost running step when nothing was logged about
 // it for heartbeatEvery.
 func (l *logObserver) heartbeat() {
 	l.mu.Lock()
@@ -371,8 +376,14 @@ func (l *logObserver) heartbeat() {
 	if len(l.running) == 0 {
 		return
 	}
-	r := l.running[len(l.running)-1]
 	now := l.now()
+	for _, r := range l.running {
+		if r.pending && now.Sub(r.lastProgress) >= l.every {
+			r.lastLog, r.lastProgress, r.pending = now, now, false
+			l.logProgress(r, "")
+		}
+	}
+	r := l.running[len(l.running)-1]
 	if now.Sub(r.lastLog) < heartbeatEvery {
 		return
 	}

@@ -236,7 +236,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 		case <-tick.C:
 			progress(false)
 		case <-w.changed:
-			objects, since, held, broke := w.state()
+			objects, since, held, broke := w.state(len(a.outputs) > 0)
 			switch {
 			case broke != "":
 				return errors.New(broke)
@@ -247,7 +247,7 @@ func (a *waitForAction) Run(ctx context.Context, env *engine.Env) error {
 				hold = time.After(a.holdFor - time.Since(since))
 			}
 		case <-hold:
-			objects, _, held, broke := w.state()
+			objects, _, held, broke := w.state(len(a.outputs) > 0)
 			if broke != "" {
 				return errors.New(broke)
 			}
@@ -546,12 +546,15 @@ func (w *waiter) counts() (satisfied, needed, matched int) {
 	return w.satisfied, w.needed(), len(w.objs)
 }
 
-// state returns the satisfied objects (sorted by namespace and name), since
-// when the quantifier holds, whether it does, and why a holdFor broke.
-func (w *waiter) state() ([]any, time.Time, bool, string) {
+// state returns the satisfied objects (sorted by namespace and name) when
+// withObjects (the step has outputs to compute from them), since when the
+// quantifier holds, whether it does, and why a holdFor broke. Without
+// outputs it copies nothing: at 100,000 objects sorting and decoding them
+// took ~0.5 s between "the condition holds" and "step passed".
+func (w *waiter) state(withObjects bool) ([]any, time.Time, bool, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.held || w.broke != "" {
+	if !w.held || w.broke != "" || !withObjects {
 		return nil, w.since, w.held, w.broke
 	}
 	sat := make([]*waitObj, 0, w.satisfied)
