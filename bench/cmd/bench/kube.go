@@ -142,13 +142,21 @@ func (k *kube) flip(ctx context.Context, ns string, from, to int, state string) 
 func (k *kube) deleteAll(ctx context.Context, gvr schema.GroupVersionResource, ns, label string) error {
 	ri := k.dyn.Resource(gvr).Namespace(ns)
 	sel := metav1.ListOptions{LabelSelector: bench.Label + "=" + label}
-	for {
+	// A DELETE collection of 100,000 objects outlasts the server's request
+	// timeout, or has its HTTP/2 stream reset (seen on 2026-12-01): it is
+	// idempotent, so any error is retried a few times.
+	for attempt := 1; ; attempt++ {
 		err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
 		if err == nil || apierrors.IsNotFound(err) {
 			break
 		}
-		if !apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) {
-			return fmt.Errorf("deleting %s in %s: %w", gvr.Resource, ns, err)
+		if attempt == 5 || ctx.Err() != nil {
+			return fmt.Errorf("deleting %s in %s (attempt %d): %w", gvr.Resource, ns, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Second):
 		}
 	}
 	for {
