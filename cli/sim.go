@@ -144,7 +144,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
-	cmd.Flags().IntVar(&gogc, "gogc", 0, "GOGC of every component (0: localcluster's default, 200; negative: the environment's)")
+	cmd.Flags().IntVar(&gogc, "gogc", 0, fmt.Sprintf("GOGC of every component (0: localcluster's default, %d; negative: the environment's)", localcluster.DefaultGOGC))
 	return cmd
 }
 
@@ -284,7 +284,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 			}
 			if os.Getenv("GOGC") == "" {
 				// As for the control plane's components (localcluster.Options.GOGC).
-				debug.SetGCPercent(200)
+				debug.SetGCPercent(localcluster.DefaultGOGC)
 			}
 			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {

@@ -11,6 +11,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// DefaultGOGC is Options.GOGC's default (see there), also the simulator's.
+const DefaultGOGC = 200
+
 // Options configure a local cluster. The zero value is usable: every default
 // is filled in by withDefaults and nowhere else.
 type Options struct {
@@ -42,7 +45,7 @@ type Options struct {
 	// with StopDir. Add-ons are not run in detached mode.
 	Detached bool
 	// GOGC is the Go garbage collector's target given to every component
-	// (GOGC=N in its environment). Default 200: the components share a
+	// (GOGC=N in its environment). Default DefaultGOGC, 200: the components share a
 	// developer machine's few cores, and at the seed's 250 volumes GOGC 400
 	// took 10% less control-plane CPU than Go's 100 for twice the memory
 	// (localcluster/README.md); 200 leaves room for 10,000 volumes.
@@ -111,7 +114,7 @@ func (o Options) withDefaults() (Options, bool, error) {
 		o.StartTimeout = 60 * time.Second
 	}
 	if o.GOGC == 0 {
-		o.GOGC = 200
+		o.GOGC = DefaultGOGC
 	}
 	if o.StopGrace == 0 {
 		o.StopGrace = 10 * time.Second

@@ -24,7 +24,6 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -389,23 +388,4 @@ func serial() *big.Int {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}
 	return n
-}
-
-// settingValues reads the values of settings.longhorn.io from the informer
-// cache, as longhorn-manager's datastore reads them from its lister; a
-// setting that does not exist is absent, and Longhorn's default applies, as
-// in datastore.GetSettingWithAutoFillingRO. (A LIST per admitted request was
-// a tenth of the API server's requests at 2,500 volumes.)
-func (s *sim) settingValues() map[string]string {
-	out := map[string]string{}
-	for _, obj := range s.settings.GetStore().List() {
-		u, ok := obj.(*unstructured.Unstructured)
-		if !ok || u.GetNamespace() != Namespace {
-			continue
-		}
-		if v, ok := u.Object["value"].(string); ok {
-			out[u.GetName()] = v
-		}
-	}
-	return out
 }
