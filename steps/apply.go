@@ -173,8 +173,12 @@ func (a *applyAction) Run(ctx context.Context, env *engine.Env) error {
 	prog := newThrottle(100 * time.Millisecond)
 	retries := &kube.Retries{}
 	defer func() { env.Result.Retried, env.Result.LastRetried = retries.Count() }()
+	var listed listedBefore
+	if !env.DryRun {
+		listed = listBefore(ctx, env, objs, retries)
+	}
 	err = forEachBounded(ctx, len(objs), parallel, func(ctx context.Context, i int) error {
-		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force, a.restore, retries)
+		out, wasCreated, err := applyOne(ctx, env, objs[i].obj, a.force, a.restore, listed, retries)
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", describeObj(objs[i].obj), objs[i].where(), err)
 		}
@@ -213,13 +217,14 @@ func describeObj(u *unstructured.Unstructured) string {
 }
 
 // applyOne server-side applies obj and records it for cleanup. The first
-// time the plan touches an object it reads it: an absent one is recorded
-// as being created before the request goes out (so cleanup deletes it even
-// if the answer never comes), an existing one is kept as it was, for the
-// restore. What the plan creates carries the run's labels (stamp). The
-// read and the apply are retried after transient errors (kube.Retry;
-// server-side apply is idempotent), counted in retries (may be nil).
-func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force, restore bool, retries *kube.Retries) (*unstructured.Unstructured, bool, error) {
+// time the plan touches an object it reads it (from listed when the step
+// listed it, else with a GET): an absent one is recorded as being created
+// before the request goes out (so cleanup deletes it even if the answer
+// never comes), an existing one is kept as it was, for the restore. What
+// the plan creates carries the run's labels (stamp). The read and the
+// apply are retried after transient errors (kube.Retry; server-side apply
+// is idempotent), counted in retries (may be nil).
+func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructured, force, restore bool, listed listedBefore, retries *kube.Retries) (*unstructured.Unstructured, bool, error) {
 	m, err := env.Cluster.Mapping(ctx, obj.GroupVersionKind())
 	if err != nil {
 		return nil, false, err
@@ -236,14 +241,23 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	}
 	ref := kube.Ref(m.Resource, obj.GetKind(), obj.GetNamespace(), obj.GetName())
 	var before map[string]any
+	absent := false // read as absent just now: this apply creates it
 	if !env.DryRun {
-		err := kube.Retry(ctx, retries, func(ctx context.Context) error {
-			var err error
-			before, err = readBefore(ctx, env, ref, true)
-			return err
-		})
-		if err != nil {
-			return nil, false, err
+		if cur, ok := listed[ref]; ok && !env.Recorder.Known(ref) {
+			if before = cur; cur == nil {
+				env.Recorder.Creating(ref)
+			}
+			absent = cur == nil
+		} else if !env.Recorder.Known(ref) {
+			err := kube.Retry(ctx, retries, func(ctx context.Context) error {
+				var err error
+				before, err = readBefore(ctx, env, ref, true)
+				return err
+			})
+			if err != nil {
+				return nil, false, err
+			}
+			absent = before == nil
 		}
 		if seq, owned := env.Recorder.Owned(ref); owned {
 			obj = stamp(obj, env, seq)
@@ -269,6 +283,11 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		return nil, false, err
 	}
 	if !env.DryRun {
+		if absent && !wasCreated {
+			// Someone else created it between the read and the apply: the
+			// run counts it as its own (it carries the run's labels now).
+			env.Log.Warn().Str("object", ref.String()).Msg("existed when applied although it was absent when read before: another client created it meanwhile; cleanup deletes it as the run's")
+		}
 		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore) // obj with its marks: the restore removes them
 	}
 	return out, wasCreated, nil

@@ -70,11 +70,15 @@ steps:
       name: "${{ last }}"
       namespace: apply-live
       condition: object.data.index == string(n) && uid != ""
+  # Ten objects, one of which exists: read with one LIST (not a GET each),
+  # the existing one kept for the restore.
   - apply:
+      forEach: 0..9
+      as: i
       manifest: |
         apiVersion: v1
         kind: ConfigMap
-        metadata: {name: pre-existing, namespace: default}
+        metadata: {name: '${{ i == 0 ? "pre-existing" : "extra-" + string(i) }}', namespace: default}
         data: {touched: "yes"}
 `
 	files := map[string]string{"manifests/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file, namespace: apply-live}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file-2}\n"}
@@ -83,15 +87,15 @@ steps:
 	if got := r.Steps[1].Detail.(*steps.ApplyDetail); got == nil || got.Created != 40 || got.Changed != 0 {
 		t.Errorf("forEach apply: %+v, want 40 created", got)
 	}
-	if got := r.Steps[5].Detail.(*steps.ApplyDetail); got == nil || got.Changed != 1 {
-		t.Errorf("apply of a pre-existing object: %+v, want 1 changed", got)
+	if got := r.Steps[5].Detail.(*steps.ApplyDetail); got == nil || got.Changed != 1 || got.Created != 9 {
+		t.Errorf("apply over a pre-existing object: %+v, want 1 changed, 9 created", got)
 	}
 	if len(r.Cleanup.Restored) != 1 || r.Cleanup.Restored[0].Name != "pre-existing" || len(r.Cleanup.Changed) != 0 {
 		t.Errorf("cleanup restored %v, changed %v; want pre-existing restored", r.Cleanup.Restored, r.Cleanup.Changed)
 	}
-	// 1 namespace + 40 + 2 from the file (one in default, by defaults.namespace).
-	if len(r.Cleanup.Deleted) != 43 {
-		t.Errorf("cleanup deleted %d objects, want 43: %v", len(r.Cleanup.Deleted), r.Cleanup.Deleted)
+	// 1 namespace + 40 + 2 from the file (one in default, by defaults.namespace) + 9 extra.
+	if len(r.Cleanup.Deleted) != 52 {
+		t.Errorf("cleanup deleted %d objects, want 52: %v", len(r.Cleanup.Deleted), r.Cleanup.Deleted)
 	}
 	if n := count(t, c, configMaps, "apply-live", ""); n > 1 { // kube-root-ca.crt may linger while the namespace terminates
 		t.Errorf("%d config maps left in apply-live", n)
