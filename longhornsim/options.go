@@ -56,11 +56,29 @@ type Options struct {
 	ResyncPeriod time.Duration
 
 	// Workers is the number of workers of each ordinary work queue.
+	// Default: managerWorkers for each node of the cluster when the
+	// simulator starts (Run), at least one node's.
 	Workers int
 	// QPS and Burst configure the client; high enough for 2,500 volumes.
 	QPS   float32
 	Burst int
 }
+
+// The simulator is one process playing the longhorn-manager of every node.
+// Each longhorn-manager runs managerWorkers workers per controller
+// (controller.Workers in longhorn-manager's controller/controller_manager.go)
+// for the volumes, replicas and engines its node owns, so a cluster of N
+// nodes works on N × managerWorkers objects of a kind at once.
+// defaultManagers is the seed cluster's node count, for a simulator that
+// does not count them.
+const (
+	managerWorkers  = 5
+	defaultManagers = 3
+)
+
+// workersFor is the number of workers of each ordinary work queue for a
+// cluster of nodes nodes.
+func workersFor(nodes int) int { return managerWorkers * max(nodes, 1) }
 
 // withDefaults returns a copy of o with every unset field filled in and the
 // speed factor applied to the durations. It is the only place defaults live.
@@ -101,7 +119,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.RebuildRate = int64(float64(o.RebuildRate) * o.SpeedFactor)
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = workersFor(defaultManagers)
 	}
 	if o.QPS <= 0 {
 		o.QPS = 500

@@ -41,13 +41,15 @@ const (
 	byClaim        = "claim"        // pods: namespace/claim of each PVC volume
 )
 
-// legacyWorkers is longhorn-manager 1.2's Workers (controller_manager.go).
-const legacyWorkers = 5
+// legacyWorkers is longhorn-manager 1.2's Workers (controller_manager.go):
+// the legacy model's replica queue is one manager's.
+const legacyWorkers = managerWorkers
 
 // Run installs the CRDs (idempotent) and runs the simulated Longhorn
 // controllers against the cluster at cfg until ctx ends. It returns nil when
 // ctx ends and an error when it cannot start.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	workersSet := opts.Workers > 0
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return err
@@ -75,6 +77,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if err := installCRDs(ctx, dyn, opts.CRDs); err != nil {
 		return fmt.Errorf("install Longhorn CRDs: %w", err)
+	}
+	if !workersSet {
+		// One longhorn-manager per node: count the nodes there are now.
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			return fmt.Errorf("list nodes: %w", err)
+		}
+		opts.Workers = workersFor(len(nodes.Items))
 	}
 	s := newSim(kube, dyn, opts)
 	return s.run(ctx)
@@ -536,7 +546,7 @@ func (s *sim) run(ctx context.Context) error {
 		return fmt.Errorf("start the admission webhook: %w", err)
 	}
 	defer s.stopWebhook(hook)
-	s.log.Info().Msg("Longhorn simulator running")
+	s.log.Info().Int("workers", s.opts.Workers).Msg("Longhorn simulator running")
 
 	var wg sync.WaitGroup
 	for _, c := range s.controllers() {

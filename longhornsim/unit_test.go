@@ -298,13 +298,14 @@ func TestOptionsDefaults(t *testing.T) {
 		{"defaults", Options{}, func(o Options) bool {
 			return o.Mode == ModeDefault && o.DownloadTime == 2*time.Second && o.ProvisionTime == 200*time.Millisecond &&
 				o.AttachTime == 300*time.Millisecond && o.ResyncPeriod == 30*time.Second && o.RebuildRate == 100<<20 &&
-				o.QPS == 500 && o.Burst == 1000
+				o.QPS == 500 && o.Burst == 1000 && o.Workers == 15
 		}, false},
 		{"speed factor", Options{SpeedFactor: 2, AttachTime: time.Second}, func(o Options) bool {
 			return o.AttachTime == 500*time.Millisecond && o.DownloadTime == time.Second && o.ResyncPeriod == 15*time.Second &&
 				o.RebuildRate == 200<<20
 		}, false},
 		{"legacy", Options{Mode: ModeLegacyQueueJam}, func(o Options) bool { return o.Mode == ModeLegacyQueueJam }, false},
+		{"workers set", Options{Workers: 4}, func(o Options) bool { return o.Workers == 4 }, false},
 		{"bad mode", Options{Mode: "fast"}, nil, true},
 		{"negative speed", Options{SpeedFactor: -1}, nil, true},
 	}

@@ -133,7 +133,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results", "folder for <date>.json")
 	fs.StringVar(&c.doc, "doc", "docs/benchmarks.md", "Markdown file whose generated section is rewritten")
 	suites := fs.String("suites", strings.Join(allSuites, ","), "suites to run: "+strings.Join(allSuites, ","))
-	fs.DurationVar(&c.maxTime, "max-time", 120*time.Minute, "bound on the whole run (the 10,000-volume seed run alone may take ~40 min)")
+	fs.DurationVar(&c.maxTime, "max-time", 4*time.Hour, "bound on the whole run (the 10,000-volume seed run alone takes about an hour)")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds of the apply benchmark (tools interleaved)")
 	fs.IntVar(&c.parallel, "parallel", 16, "concurrency of runner's apply and of the client-go loop")
 	fs.Float64Var(&c.qps, "qps", 0, "if positive, also apply with runner and the client-go loop at this fixed client QPS (200 was runner's default before 2026-12-01; now it has no client limit where the server has priority and fairness)")

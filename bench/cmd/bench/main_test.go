@@ -24,8 +24,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if !slices.Equal(c.seedReplicas, []int{25, 250, 1000}) {
 		t.Errorf("seed replicas %v", c.seedReplicas)
 	}
-	if c.maxTime != 120*time.Minute || seedTimeout < 40*time.Minute || seedTimeout >= c.maxTime {
-		t.Errorf("--max-time %s, seed run timeout %s: a 10,000-volume run (~40 min) must fit", c.maxTime, seedTimeout)
+	if c.maxTime != 4*time.Hour || seedTimeout < 90*time.Minute || seedTimeout >= c.maxTime {
+		t.Errorf("--max-time %s, seed run timeout %s: a 10,000-volume run (about an hour) must fit", c.maxTime, seedTimeout)
 	}
 	if c.qps != 0 {
 		t.Errorf("--qps %v: the fixed-limit pair should be off by default", c.qps)
@@ -60,6 +60,19 @@ func TestRoughly(t *testing.T) {
 	for d, want := range map[time.Duration]string{100000 * kubectlPerObject: "4.2 h", 3000 * kubectlPerObject: "8 min", 40 * time.Second: "40 s"} {
 		if got := roughly(d); got != want {
 			t.Errorf("roughly(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestSeedNodes(t *testing.T) {
+	for _, tt := range []struct {
+		replicas []int
+		want     int
+	}{
+		{nil, 3}, {[]int{25}, 3}, {[]int{25, 250}, 3}, {[]int{301}, 4}, {[]int{25, 250, 1000}, 10}, {[]int{4000, 25}, 40},
+	} {
+		if got := seedNodes(tt.replicas); got != tt.want {
+			t.Errorf("seedNodes(%v) = %d, want %d", tt.replicas, got, tt.want)
 		}
 	}
 }

@@ -70,7 +70,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 
 	log.Info().Str("dir", filepath.Join(cfg.work, "cluster")).Msg("starting the local cluster")
 	d.cluster, err = localcluster.Start(ctx, localcluster.Options{
-		Dir: filepath.Join(cfg.work, "cluster"), Nodes: 3, Logger: log.Level(zerolog.WarnLevel),
+		Dir: filepath.Join(cfg.work, "cluster"), Nodes: seedNodes(cfg.seedReplicas), Logger: log.Level(zerolog.WarnLevel),
 		Namespaces: []string{"longhorn-system", nsApply, nsAPILoad, nsMemory},
 		Hooks:      []func(context.Context, *rest.Config) error{longhornsim.InstallCRDs},
 		ExtraArgs:  map[string][]string{"kube-apiserver": audit},

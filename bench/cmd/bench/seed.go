@@ -18,10 +18,21 @@ import (
 // seedPlan is the seed scenario, relative to the repository root.
 const seedPlan = "scenarios/bi-scalability.yaml"
 
-// seedTimeout bounds one seed run: 2,500 volumes took 5 minutes, and a
-// 10,000-volume run is assumed to take up to ~40 (binding the claims grows
-// faster than the number of volumes).
-const seedTimeout = 60 * time.Minute
+// seedTimeout bounds one seed run: 2,500 volumes took 14 minutes and
+// 10,000 about an hour without their teardown (2026-12-01), as binding the
+// claims grows faster than the number of volumes.
+const seedTimeout = 2 * time.Hour
+
+// seedNodes is how many nodes the bench's cluster gets: the seed cluster's
+// 3, or enough for the largest seed run's pods at 100 of the 110 a node
+// allocates (1,000 pods: 10 nodes).
+func seedNodes(replicas []int) int {
+	n := 3
+	for _, r := range replicas {
+		n = max(n, (r+99)/100)
+	}
+	return n
+}
 
 // seedSuite runs the seed scenario on the Longhorn simulator at each size,
 // with a CPU profile of the largest.
