@@ -54,7 +54,7 @@ demo: build cluster-bins
 	exit $$rc
 
 # Benchmarks against kubectl, chainsaw and a client-go loop on a local cluster
-# of their own (33 minutes on 2 idle cores; not part of test). Writes
+# of their own (~2 hours on 2 idle cores with the 10,000-volume seed; not part of test). Writes
 # bench/results/<date>.json and the generated part of docs/benchmarks.md.
 # Knobs: BENCH_FLAGS, e.g. "--suites apply,wait --rounds 3" (bin/bench -h).
 BENCH_FLAGS ?=
