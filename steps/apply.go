@@ -243,22 +243,16 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	var before map[string]any
 	absent := false // read as absent just now: this apply creates it
 	if !env.DryRun {
-		if cur, ok := listed[ref]; ok && !env.Recorder.Known(ref) {
-			if before = cur; cur == nil {
-				env.Recorder.Creating(ref)
-			}
-			absent = cur == nil
-		} else if !env.Recorder.Known(ref) {
-			err := kube.Retry(ctx, retries, func(ctx context.Context) error {
-				var err error
-				before, err = readBefore(ctx, env, ref, true)
-				return err
-			})
-			if err != nil {
-				return nil, false, err
-			}
-			absent = before == nil
+		known := env.Recorder.Known(ref)
+		err := kube.Retry(ctx, retries, func(ctx context.Context) error {
+			var err error
+			before, err = readBefore(ctx, env, ref, true, listed)
+			return err
+		})
+		if err != nil {
+			return nil, false, err
 		}
+		absent = !known && before == nil
 		if seq, owned := env.Recorder.Owned(ref); owned {
 			obj = stamp(obj, env, seq)
 		} else if restore {
@@ -364,12 +358,19 @@ func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.Obj
 	return obj, nil
 }
 
-// readBefore reads ref the first time the plan touches it: the object when
-// it exists; nil when absent, then recorded as being created if the step
+// readBefore reads ref the first time the plan touches it, from listed when
+// the step listed it (may be nil), else with a GET: the object when it
+// exists; nil when absent, then recorded as being created if the step
 // creates what is absent (apply).
-func readBefore(ctx context.Context, env *engine.Env, ref result.ObjectRef, creates bool) (map[string]any, error) {
+func readBefore(ctx context.Context, env *engine.Env, ref result.ObjectRef, creates bool, listed listedBefore) (map[string]any, error) {
 	if env.Recorder.Known(ref) {
 		return nil, nil
+	}
+	if cur, ok := listed[ref]; ok {
+		if cur == nil && creates {
+			env.Recorder.Creating(ref)
+		}
+		return cur, nil
 	}
 	cur, err := env.Cluster.Dynamic().Resource(kube.GVR(ref)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {

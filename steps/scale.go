@@ -56,7 +56,7 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 	ref := kube.Ref(t.GVR, t.Mapping.GroupVersionKind.Kind, t.Namespace, t.Name)
 	var before map[string]any
 	if !env.DryRun {
-		if before, err = readBefore(ctx, env, ref, false); err != nil {
+		if before, err = readBefore(ctx, env, ref, false, nil); err != nil {
 			return err
 		}
 	}
