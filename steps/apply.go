@@ -273,6 +273,10 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		}
 		return err
 	})
+	if apierrors.IsConflict(err) && !force {
+		// Server-side apply's field conflict names the fields, not the way out.
+		return nil, false, fmt.Errorf("%w (another field manager owns them: add force: true to the step to take them over)", err)
+	}
 	if err != nil {
 		return nil, false, err
 	}

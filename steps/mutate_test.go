@@ -1,13 +1,19 @@
 package steps
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/result"
@@ -183,5 +189,24 @@ func TestMutatingKinds(t *testing.T) {
 				tt.check(t, cl)
 			}
 		})
+	}
+}
+
+// TestApplyConflictSaysForce: a field conflict tells how to take the
+// fields over, unless the step already forces.
+func TestApplyConflictSaysForce(t *testing.T) {
+	t.Parallel()
+	for _, force := range []bool{false, true} {
+		cl := newFakeCluster(t)
+		conflict := apierrors.NewConflict(configMaps.GroupResource(), "cm", errors.New(`Apply failed with 1 conflict: conflict with "kubectl": .data.k`))
+		cl.dyn.PrependReactor("create", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, conflict })
+		p := loadYAML(t, fmt.Sprintf("name: t\nsteps:\n- apply:\n    force: %v\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: cm}\n      data: {k: v}\n", force))
+		res := engine.Run(t.Context(), p, engine.RunOptions{Cluster: cl, Log: zerolog.Nop(), Cleanup: result.CleanupNever})
+		if res.Outcome == result.Passed {
+			t.Fatalf("force %v: passed despite the conflict", force)
+		}
+		if hint := strings.Contains(res.Error, "add force: true"); hint == force || !strings.Contains(res.Error, `conflict with "kubectl"`) {
+			t.Errorf("force %v: error %q", force, res.Error)
+		}
 	}
 }
