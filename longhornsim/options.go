@@ -55,6 +55,10 @@ type Options struct {
 	// 30 s; each resync is an update event for every object).
 	ResyncPeriod time.Duration
 
+	// Meter, if set, is connected to the simulator Run starts, for reading
+	// modelled state no object shows (the legacy replica queue's wait).
+	Meter *Meter
+
 	// Workers is the number of workers of each ordinary work queue.
 	// Default: managerWorkers for each node of the cluster when the
 	// simulator starts (Run), at least one node's.
