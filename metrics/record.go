@@ -69,14 +69,9 @@ const maxNotes = 8
 // series (the only one's, for an aggregated query such as sum(...)).
 // Absent is true, and the numbers NaN, when nothing was read.
 type Stat struct {
-	Min     float64 `expr:"min"`
-	Max     float64 `expr:"max"`
-	Mean    float64 `expr:"mean"`
-	Last    float64 `expr:"last"`
-	First   float64 `expr:"first"`
-	Absent  bool    `expr:"absent"`
-	Series  int     `expr:"series"`
-	Samples int     `expr:"samples"`
+	Min, Max, Mean, Last, First float64
+	Absent                      bool
+	Series, Samples             int
 }
 
 // CheckValue is how an assertion's message shows the stat.
