@@ -63,6 +63,13 @@ type Options struct {
 	// Default: managerWorkers for each node of the cluster when the
 	// simulator starts (Run), at least one node's.
 	Workers int
+	// ManagerAddress is the IP the longhorn-manager pods' metrics are
+	// served on, one port per node, and the pods' IP: it must be an address
+	// of this host that the API server can reach and may proxy to (not
+	// loopback). Empty picks the first global unicast IPv4 address of an
+	// interface that is up; ManagerAddressNone serves none and creates no
+	// manager pods.
+	ManagerAddress string
 	// QPS and Burst configure the client; high enough for 2,500 volumes.
 	QPS   float32
 	Burst int

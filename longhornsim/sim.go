@@ -527,6 +527,7 @@ func nameFromKey(key string) string {
 
 // run starts the informers and controllers and blocks until ctx ends.
 func (s *sim) run(ctx context.Context) error {
+	s.startManagers(ctx) // managers.go: queue metrics first, before anything is enqueued
 	s.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.kube.CoreV1().Events("")})
 	defer s.broadcaster.Shutdown()
 

@@ -1,0 +1,184 @@
+package longhornsim
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/metrics"
+)
+
+// managerPods lists the Running manager pods by node.
+func (e *env) managerPods() map[string]corev1.Pod {
+	pods, err := e.kube.CoreV1().Pods(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "app=" + managerApp})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]corev1.Pod{}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+			out[p.Spec.NodeName] = p
+		}
+	}
+	return out
+}
+
+// scrapeEach reads every manager pod's /metrics through the API server's
+// pod proxy, as a plan's metrics source does.
+func (e *env) scrapeEach(c *kube.Client, pods map[string]corev1.Pod) map[string]model.Vector {
+	e.t.Helper()
+	out := map[string]model.Vector{}
+	for node, p := range pods {
+		body, err := c.ProxyGet(e.ctx, Namespace, p.Name, "", "/metrics")
+		if err != nil {
+			e.t.Fatalf("GET /metrics of %s (node %s) through the pod proxy: %v", p.Name, node, err)
+		}
+		v, err := metrics.Parse(bytes.NewReader(body), time.Now())
+		if err != nil {
+			e.t.Fatalf("%s: %v", p.Name, err)
+		}
+		out[node] = v
+	}
+	return out
+}
+
+func find(v model.Vector, name string, match map[string]string) []*model.Sample {
+	var out []*model.Sample
+	for _, s := range v {
+		if string(s.Metric[model.MetricNameLabel]) != name {
+			continue
+		}
+		ok := true
+		for k, want := range match {
+			ok = ok && string(s.Metric[model.LabelName(k)]) == want
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestIntegrationManagersServeTheirNodesMetrics: every node has a
+// longhorn-manager pod reachable through the API server's pod proxy, and
+// each reports only what its node owns, with Longhorn's names and labels;
+// a NoExecute taint takes a node's manager (and its series) away.
+func TestIntegrationManagersServeTheirNodesMetrics(t *testing.T) {
+	e := newEnv(t, Options{})
+	client, err := kube.NewForConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vol = "it-metrics-vol"
+	e.createLH(volumeGVR, volumeObj(vol, ""))
+	e.waitFor(30*time.Second, "volume detached with its VolumeAttachment", func() (bool, string) {
+		v, va := e.getLH(volumeGVR, vol), e.getLH(lhvaGVR, vol)
+		return str(v, "status", "state") == "detached" && va != nil, "state=" + str(v, "status", "state")
+	})
+	e.attach(vol, "longhorn-ui", "node-2", nil)
+	e.waitVolume(30*time.Second, vol, "attached to node-2", attachedHealthy("node-2"))
+
+	e.waitFor(30*time.Second, "a Running manager pod on each of the 3 nodes", func() (bool, string) {
+		pods := e.managerPods()
+		return len(pods) == 3, fmt.Sprintf("%d running", len(pods))
+	})
+	svc, err := e.kube.CoreV1().Services(Namespace).Get(e.ctx, managerService, metav1.GetOptions{})
+	if err != nil || svc.Spec.Selector["app"] != managerApp || svc.Spec.Ports[0].Port != 9500 || svc.Spec.Ports[0].TargetPort.StrVal != "manager" {
+		t.Errorf("Service longhorn-backend: %v %+v", err, svc)
+	}
+	pods := e.managerPods()
+	start := time.Now()
+	scraped := e.scrapeEach(client, pods)
+	t.Logf("scraped 3 managers through the pod proxy in %v", time.Since(start))
+
+	for node, v := range scraped {
+		// Every series that names a node names this one.
+		for _, s := range v {
+			if n, ok := s.Metric["node"]; ok && string(n) != node {
+				t.Errorf("the manager of %s reports %s", node, s.Metric)
+			}
+		}
+		if got := find(v, "longhorn_node_status", map[string]string{"node": node, "condition": "ready"}); len(got) != 1 || got[0].Value != 1 {
+			t.Errorf("%s: longhorn_node_status ready = %v", node, got)
+		}
+		if got := find(v, "longhorn_node_count_total", nil); len(got) != 1 || got[0].Value != 3 {
+			t.Errorf("%s: longhorn_node_count_total = %v", node, got)
+		}
+		if got := find(v, "longhorn_disk_capacity_bytes", map[string]string{"node": node}); len(got) != 1 {
+			t.Errorf("%s: longhorn_disk_capacity_bytes = %v", node, got)
+		}
+		// Each node holds one replica of the 3-replica volume.
+		if got := find(v, "longhorn_replica_state", map[string]string{"volume": vol, "node": node, "state": "running"}); len(got) != 1 || got[0].Value != 1 {
+			t.Errorf("%s: longhorn_replica_state running = %v", node, got)
+		}
+		// The volume and its engine are node-2's: it owns them.
+		vs := find(v, "longhorn_volume_state", map[string]string{"volume": vol})
+		es := find(v, "longhorn_engine_state", map[string]string{"engine": engineName(vol), "state": "running"})
+		if node == "node-2" {
+			if len(vs) != 1 || vs[0].Value != 2 || len(es) != 1 || es[0].Value != 1 {
+				t.Errorf("node-2: volume state %v (want 2, attached), engine running %v", vs, es)
+			}
+			if r := find(v, "longhorn_volume_robustness", map[string]string{"volume": vol}); len(r) != 1 || r[0].Value != 1 {
+				t.Errorf("node-2: robustness %v, want 1 (healthy)", r)
+			}
+		} else if len(vs) != 0 || len(es) != 0 {
+			t.Errorf("%s reports the volume or engine node-2 owns: %v %v", node, vs, es)
+		}
+		// The simulator's queues are reported once, by node-1's manager.
+		depth := find(v, "longhorn_workqueue_depth", map[string]string{"name": "longhorn-replica"})
+		adds := find(v, "longhorn_workqueue_adds_total", map[string]string{"name": "longhorn-volume"})
+		if node == "node-1" {
+			if len(depth) != 1 || len(adds) != 1 || adds[0].Value == 0 {
+				t.Errorf("node-1: replica queue depth %v, volume queue adds %v", depth, adds)
+			}
+			for _, q := range []string{"longhorn-volume", "longhorn-replica", "longhorn-engine", "longhorn-node", "longhorn-backing-image"} {
+				if len(find(v, "longhorn_workqueue_retries_total", map[string]string{"name": q})) != 1 {
+					t.Errorf("node-1: no longhorn_workqueue_retries_total for %s", q)
+				}
+			}
+		} else if len(depth) != 0 {
+			t.Errorf("%s reports the work queues too: %v", node, depth)
+		}
+	}
+
+	// The plan's view: one source over every manager, by port name.
+	src := metrics.NewPodSource(client, metrics.PodTarget{Namespace: Namespace, LabelSelector: "app=longhorn-manager", Port: "manager"})
+	q, _ := metrics.Compile(`count by (node) (longhorn_node_status{condition="ready"} == 1)`)
+	if q.Local() == nil {
+		t.Fatal("a binary operator should need a prometheus")
+	}
+	q, _ = metrics.Compile(`count(longhorn_replica_state{volume="` + vol + `",state="running"})`)
+	r, err := src.Read(e.ctx, []*metrics.Query{q})
+	if err != nil || r.Targets != 3 || len(r.Vectors[0]) != 1 || r.Vectors[0][0].Value != 3 {
+		t.Errorf("read through the source: %v, %d targets, %v", err, r.Targets, r.Vectors)
+	}
+
+	// A NoExecute taint evicts node-3's manager: its series go with it.
+	untaint := e.taint("node-3")
+	e.waitFor(30*time.Second, "node-3's manager pod gone", func() (bool, string) {
+		pods := e.managerPods()
+		_, ok := pods["node-3"]
+		return !ok, fmt.Sprint(slices.Sorted(maps.Keys(pods)))
+	})
+	r, err = src.Read(e.ctx, []*metrics.Query{q})
+	if err != nil || r.Targets != 2 || r.Vectors[0][0].Value != 2 {
+		t.Errorf("with node-3 down: %v, %d targets, %v", err, r.Targets, r.Vectors)
+	}
+	untaint()
+	e.waitFor(30*time.Second, "node-3's manager back", func() (bool, string) {
+		_, ok := e.managerPods()["node-3"]
+		return ok, ""
+	})
+	if got := e.scrapeEach(client, e.managerPods()); !strings.Contains(fmt.Sprint(find(got["node-3"], "longhorn_node_status", nil)), "node-3") {
+		t.Errorf("node-3's manager is back but reports %v", find(got["node-3"], "longhorn_node_status", nil))
+	}
+}
