@@ -235,6 +235,7 @@ func (a *metricsAction) Run(ctx context.Context, env *engine.Env) error {
 	}
 	prev := map[string]float64{}
 	var vals eval.Values
+	var lastErr error
 	for {
 		reading, err := src.Read(ctx, qs)
 		for _, n := range reading.Notes {
@@ -243,12 +244,16 @@ func (a *metricsAction) Run(ctx context.Context, env *engine.Env) error {
 			}
 		}
 		if err != nil {
-			if d.Reads > 0 && a.until != nil && ctx.Err() == nil {
-				env.Log.Debug().Err(err).Msg("metrics: read failed, trying again")
-			} else {
+			// Without until a failed read fails the step; with until it
+			// is tried again (the managers may be starting) until the
+			// step's timeout, which then names it.
+			if a.until == nil || ctx.Err() != nil {
 				return fmt.Errorf("read %s: %w", src, err)
 			}
+			lastErr = err
+			env.Log.Debug().Err(err).Msg("metrics: read failed, trying again")
 		} else {
+			lastErr = nil
 			d.Reads++
 			vals = env.Values()
 			d.Queries = d.Queries[:0]
@@ -273,6 +278,9 @@ func (a *metricsAction) Run(ctx context.Context, env *engine.Env) error {
 			last := ""
 			if d.Until != nil {
 				last = ": " + checkText(*d.Until)
+			}
+			if lastErr != nil {
+				last += "; the last read failed: " + lastErr.Error()
 			}
 			return fmt.Errorf("until did not hold after %d read(s)%s", d.Reads, last)
 		case <-time.After(a.every):
