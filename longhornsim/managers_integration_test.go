@@ -2,6 +2,7 @@ package longhornsim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -180,5 +181,94 @@ func TestIntegrationManagersServeTheirNodesMetrics(t *testing.T) {
 	})
 	if got := e.scrapeEach(client, e.managerPods()); !strings.Contains(fmt.Sprint(find(got["node-3"], "longhorn_node_status", nil)), "node-3") {
 		t.Errorf("node-3's manager is back but reports %v", find(got["node-3"], "longhorn_node_status", nil))
+	}
+}
+
+// retriesPerSecond reads the replica queue's retries through the managers
+// twice, window apart, and returns the growth per second.
+func (e *env) retriesPerSecond(src *metrics.PodSource, window time.Duration) float64 {
+	e.t.Helper()
+	q, err := metrics.Compile(`sum(longhorn_workqueue_retries_total{name="longhorn-replica"})`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	read := func() (float64, time.Time) {
+		var v float64
+		var at time.Time
+		e.waitFor(30*time.Second, "the replica queue's retries through the managers", func() (bool, string) {
+			r, err := src.Read(e.ctx, []*metrics.Query{q})
+			if err != nil || len(r.Vectors[0]) != 1 {
+				return false, fmt.Sprint(err, r.Notes)
+			}
+			v, at = float64(r.Vectors[0][0].Value), r.At
+			return true, ""
+		})
+		return v, at
+	}
+	v0, t0 := read()
+	time.Sleep(window)
+	v1, t1 := read()
+	return (v1 - v0) / t1.Sub(t0).Seconds()
+}
+
+// TestIntegrationQueueMetricsShowTheJam: the replica queue's
+// longhorn_workqueue_retries_total, read through the managers, stays flat
+// in default mode and climbs by thousands a second in legacy-queue-jam
+// mode, whose resyncs enqueue every replica of every backing image's disks
+// with AddRateLimited (Longhorn issue 3242).
+func TestIntegrationQueueMetricsShowTheJam(t *testing.T) {
+	e := connect(t)
+	client, err := kube.NewForConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := metrics.NewPodSource(client, metrics.PodTarget{Namespace: Namespace, LabelSelector: "app=" + managerApp, Port: "manager"})
+	const n = 60
+	stop := e.startSim(Options{DownloadTime: time.Second})
+	for i := 1; i <= 10; i++ {
+		e.createLH(backingImageGVR, backingImageObj(fmt.Sprintf("it-qm-bi-%d", i)))
+	}
+	for i := 1; i <= 10; i++ {
+		name := fmt.Sprintf("it-qm-bi-%d", i)
+		e.waitFor(time.Minute, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
+	}
+	for i := 0; i < n; i++ {
+		obj := volumeObj(fmt.Sprintf("it-qm-vol-%03d", i), fmt.Sprintf("it-qm-bi-%d", 1+i%5))
+		obj["metadata"].(map[string]any)["labels"] = map[string]any{"it-qm": "true"}
+		if _, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, toUnstructuredMust(obj), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create volume %d: %v", i, err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-qm=true"})
+	})
+	e.waitEvery(time.Second, 2*time.Minute, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
+		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-qm=true"})
+		if err != nil {
+			return false, err.Error()
+		}
+		detached := 0
+		for _, v := range vols.Items {
+			if str(&v, "status", "state") == "detached" {
+				detached++
+			}
+		}
+		return detached == n, fmt.Sprintf("%d of %d detached", detached, n)
+	})
+	const window = 8 * time.Second
+	def := e.retriesPerSecond(src, window)
+	t.Logf("default mode, %d volumes (%d replicas) settled: replica queue retries %.1f/s", n, 3*n, def)
+	stop()
+
+	// Legacy at speed 4: a resync every 7.5 s; the window holds one.
+	e.startSim(Options{Mode: ModeLegacyQueueJam, DownloadTime: time.Second, SpeedFactor: 4})
+	time.Sleep(2 * time.Second)
+	legacy := e.retriesPerSecond(src, window)
+	t.Logf("legacy-queue-jam mode (speed 4): replica queue retries %.1f/s", legacy)
+	if def > 5 {
+		t.Errorf("default mode: the replica queue retries %.1f times a second with nothing to do", def)
+	}
+	if legacy < 100 {
+		t.Errorf("legacy-queue-jam mode: the replica queue retries %.1f times a second, want the resyncs' flood (hundreds)", legacy)
 	}
 }
