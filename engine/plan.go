@@ -95,6 +95,9 @@ type Plan struct {
 	Finally []*Step
 	// Collect is what to gather when a step fails (nil: the default).
 	Collect *CollectSpec
+	// Beside are plan-level blocks of Beside kinds (a measure), run along
+	// Steps.
+	Beside []*Step
 }
 
 // Step is one compiled step of a plan.

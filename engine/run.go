@@ -67,6 +67,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		defer cancel()
 	}
 	res.Outcome = result.Passed
+	besides := r.startBeside(runCtx, p)
 	for i, s := range p.Steps {
 		cl.setWave(i)
 		if err := r.step(runCtx, s, &res.Steps); err != nil {
@@ -81,6 +82,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 			break
 		}
 	}
+	r.endBeside(ctx, besides, res)
 	if len(p.Finally) > 0 {
 		r.finally(runCtx, p, o, res, cl)
 	}
@@ -121,6 +123,55 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 	res.Cleanup.End = time.Now()
 	res.End = time.Now()
 	return res
+}
+
+// besideRun is a plan-level block running along the steps.
+type besideRun struct {
+	res *result.Step
+	end func(ctx context.Context) error
+}
+
+// startBeside starts the plan's Beside blocks (a measure) before its first
+// step. Each gets a result step of its own, listed after the steps.
+func (r *run) startBeside(ctx context.Context, p *Plan) []besideRun {
+	var out []besideRun
+	for _, s := range p.Beside {
+		sr := &result.Step{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
+		env := r.env
+		env.Result = sr
+		env.Log = r.env.Log.With().Str("step", s.Name).Logger()
+		var end func(context.Context) error
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					end = func(context.Context) error { return fmt.Errorf("internal error (panic): %v", p) }
+				}
+			}()
+			end = s.Action.(Besider).Beside(ctx, &env)
+		}()
+		out = append(out, besideRun{res: sr, end: end})
+	}
+	return out
+}
+
+// endBeside ends the Beside blocks after the steps and adds their results;
+// an error fails a plan that had passed.
+func (r *run) endBeside(ctx context.Context, runs []besideRun, res *result.Plan) {
+	for _, b := range runs {
+		err := b.end(ctx)
+		b.res.End = time.Now()
+		b.res.Outcome = result.Passed
+		if err != nil {
+			b.res.Outcome, b.res.Error = result.Failed, err.Error()
+			if res.Outcome == result.Passed {
+				res.Outcome, res.Error = result.Failed, fmt.Sprintf("%s: %s", b.res.Name, err)
+			}
+		}
+		res.Steps = append(res.Steps, b.res)
+		if r.observer != nil {
+			r.observer.StepFinished(b.res)
+		}
+	}
 }
 
 // finally runs the plan's finally steps, whatever happened before: under

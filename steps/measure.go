@@ -220,3 +220,113 @@ func measureSummary(rec *metrics.Record) string {
 	}
 	return s
 }
+
+// MeasureStepSpec is the YAML shape of a measure step: sample metrics
+// while its nested steps run. Given at plan level (beside steps:), it has
+// no steps of its own and samples while the plan's steps run.
+type MeasureStepSpec struct {
+	MeasureSpec `yaml:",inline"`
+	Steps       []engine.Node `yaml:"steps" doc:"The steps to measure, run in order. None at plan level, where the plan's steps are measured."`
+}
+
+// Describe implements engine.Describer.
+func (s *MeasureStepSpec) Describe() string {
+	return "measure " + strings.Join(sortedNames(s.Queries), ", ")
+}
+
+type measureAction struct {
+	m     *measure
+	steps []*engine.Step
+}
+
+// Build implements engine.Spec.
+func (s *MeasureStepSpec) Build(b *engine.Builder) (engine.Action, error) {
+	a := &measureAction{}
+	switch {
+	case b.PlanLevel() && len(s.Steps) > 0:
+		b.Errorf(b.Here(), "a measure at plan level samples while the plan's steps run: it has no steps of its own")
+	case !b.PlanLevel() && len(s.Steps) == 0:
+		b.Errorf(b.Here(), "a measure step needs steps to measure (or give measure at plan level, beside steps:, to measure the whole plan)")
+	}
+	if !b.PlanLevel() {
+		a.steps = b.Steps(s.Steps)
+	}
+	a.m = s.MeasureSpec.build(b)
+	return a, nil
+}
+
+// MeasureDetail is a measure's result: what it sampled and its assertions.
+type MeasureDetail struct {
+	Measure    *metrics.Record `json:"measure,omitempty" doc:"The metrics sampled: every series' samples, min, max and last; absent queries say so."`
+	Assertions []result.Check  `json:"assertions,omitempty" doc:"The assertions with the values they read."`
+}
+
+// Summary implements result.Detail.
+func (d *MeasureDetail) Summary() string {
+	if d.Measure == nil {
+		return ""
+	}
+	return measureSummary(d.Measure)
+}
+
+// Properties implements result.Detail.
+func (d *MeasureDetail) Properties() []result.Property {
+	if d.Measure == nil {
+		return nil
+	}
+	props := measureFacts(d.Measure)
+	for i, a := range d.Assertions {
+		props = append(props, result.Property{Name: fmt.Sprintf("assert.%d", i+1), Value: checkText(a)})
+	}
+	return props
+}
+
+// Section implements result.Sectioned: a chart per query.
+func (d *MeasureDetail) Section() *result.Section {
+	if d.Measure == nil {
+		return nil
+	}
+	return &result.Section{
+		Group: "Measurements", Note: fmt.Sprintf("%d read(s) every %s from %s", d.Measure.Reads,
+			result.FormatSeconds(d.Measure.EverySeconds), d.Measure.Source),
+		Facts: measureFacts(d.Measure), Checks: d.Assertions, Plots: measurePlots(d.Measure),
+	}
+}
+
+// Run implements engine.Action: the nested steps, sampled. When a nested
+// step fails, sampling stops and no assertion is evaluated.
+func (a *measureAction) Run(ctx context.Context, env *engine.Env) error {
+	end := a.begin(ctx, env)
+	if err := env.RunSteps(ctx, a.steps); err != nil {
+		_ = end(ctx, false)
+		return err
+	}
+	return end(ctx, true)
+}
+
+// Beside implements engine.Besider: sampling starts now and ends, with the
+// assertions, when end is called.
+func (a *measureAction) Beside(ctx context.Context, env *engine.Env) func(context.Context) error {
+	end := a.begin(ctx, env)
+	return func(ctx context.Context) error { return end(ctx, true) }
+}
+
+// begin starts sampling; end stops it and, with check, evaluates the
+// assertions. A dry run samples nothing.
+func (a *measureAction) begin(ctx context.Context, env *engine.Env) (end func(ctx context.Context, check bool) error) {
+	d := &MeasureDetail{}
+	env.Result.Detail = d
+	if env.DryRun {
+		return func(context.Context, bool) error { return nil }
+	}
+	run := a.m.start(ctx, env)
+	return func(ctx context.Context, check bool) error {
+		d.Measure = run.stop(ctx)
+		if !check {
+			return nil
+		}
+		checks, err := a.m.check(env, d.Measure)
+		d.Assertions = checks
+		return err
+	}
+}

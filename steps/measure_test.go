@@ -1,10 +1,13 @@
 package steps
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -99,7 +102,7 @@ func TestTimeProbeMeasureNeverFailsUnlessAsserted(t *testing.T) {
 steps:
 - timeProbe:
     name: p
-    steps: [{sleep: 200ms}]
+    steps: [{sleep: 300ms}]
     measure:
       `+managersSource+`
       every: 100ms
@@ -114,5 +117,72 @@ steps:
 	}
 	if pl := res.Steps[0].Detail.(*ProbeDetail).Section().Plots[0]; !strings.HasPrefix(pl.Empty, "absent: no pod could be scraped") {
 		t.Errorf("plot says %q", pl.Empty)
+	}
+}
+
+// A measure at plan level samples while the plan's steps run; its record
+// is a result step of its own after them, and its failed assertion fails
+// the plan; a measure step samples while its nested steps run.
+func TestPlanLevelMeasure(t *testing.T) {
+	t.Parallel()
+	c := newManagersCluster(t, func(pod string, n int) (string, error) {
+		return fmt.Sprintf("longhorn_workqueue_depth{name=\"longhorn-replica\"} %d\n", n), nil
+	}, "node-1")
+	res := runYAML(t.Context(), t, c, `name: m
+measure:
+  `+managersSource+`
+  every: 100ms
+  queries:
+    depth: sum(longhorn_workqueue_depth{name="longhorn-replica"})
+  assert:
+  - depth.max < limit
+vars: {limit: 1}
+steps:
+- sleep: 300ms
+- measure:
+    `+managersSource+`
+    every: 100ms
+    queries: {inner: sum(longhorn_workqueue_depth)}
+    assert: [inner.samples >= 3, inner.max > inner.first]
+    steps: [{sleep: 300ms}]
+`)
+	if res.Outcome != result.Failed || !strings.HasPrefix(res.Error, "measure depth (plan): measure: assertion failed: depth.max < limit: depth = {min 0, max ") {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
+	}
+	if len(res.Steps) != 3 || res.Steps[1].Outcome != result.Passed || res.Steps[2].Name != "measure depth (plan)" || res.Steps[2].Outcome != result.Failed {
+		for _, s := range res.Steps {
+			t.Logf("step %s: %s %s", s.Name, s.Outcome, s.Error)
+		}
+		t.Fatal("want the two steps, the inner measure passing, then the plan's measure failing")
+	}
+	d := res.Steps[2].Detail.(*MeasureDetail)
+	if d.Measure == nil || d.Measure.Reads < 4 || d.Section().Group != "Measurements" || len(d.Section().Plots) != 1 {
+		t.Errorf("plan measure detail %+v", d)
+	}
+	if got := res.Steps[2].Duration(); got < 600*time.Millisecond {
+		t.Errorf("the plan's measure lasted %v, want the steps' 600ms", got)
+	}
+}
+
+func TestMeasureLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ plan, want string }{
+		{"name: m\nmeasure:\n  " + managersSource + "\n  queries: {a: up}\n  steps: [{sleep: 1s}]\nsteps: [{sleep: 1s}]\n",
+			"a measure at plan level samples while the plan's steps run: it has no steps of its own"},
+		{"name: m\nsteps:\n- measure:\n    " + managersSource + "\n    queries: {a: up}\n",
+			"a measure step needs steps to measure"},
+		{"name: m\nsteps:\n- timeProbe:\n    name: p\n    steps: [{sleep: 1s}]\n    measure:\n      " + managersSource + "\n      queries: {a: 'rate(up)'}\n",
+			`query a: 1:6: parse error: expected type range vector in call to function "rate", got instant vector`},
+		{"name: m\nsteps:\n- timeProbe:\n    name: p\n    steps: [{sleep: 1s}]\n    measure:\n      " + managersSource + "\n      every: 10ms\n      queries: {a: up}\n      assert: [a.maximum > 1]\n",
+			"measure.every must be at least 100ms"},
+		{"name: m\nsteps:\n- timeProbe:\n    name: p\n    steps: [{sleep: 1s}]\n    measure:\n      " + managersSource + "\n      queries: {a: up}\n      assert: [a.maximum > 1]\n",
+			"unknown field maximum"},
+	}
+	for _, tt := range tests {
+		_, err := engine.LoadBytes("plan.yaml", []byte(tt.plan), engine.LoadOptions{Registry: Kinds()})
+		var inv *engine.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(inv.Render(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.plan, err, tt.want)
+		}
 	}
 }
