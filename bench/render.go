@@ -90,6 +90,7 @@ func Markdown(r *Results, jsonPath string) string {
 	memory(&b, r)
 	seed(&b, r)
 	large(&b, r)
+	measureSection(&b, r)
 	if len(r.Commands) > 0 {
 		p("### Commands\n\n```\n")
 		for _, k := range sortedKeys(r.Commands) {

@@ -41,6 +41,7 @@ type Results struct {
 	Memory  *MemorySuite   `json:"memory,omitempty"`
 	Large   *LargeSuite    `json:"large,omitempty"`
 	Seed    []SeedRun      `json:"seed,omitempty"`
+	Measure *MeasureSuite  `json:"measure,omitempty"`
 	Errors  []string       `json:"errors,omitempty"`
 	Notes   []string       `json:"notes,omitempty"`
 	Suites  map[string]int `json:"suiteSeconds,omitempty"`
