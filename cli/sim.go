@@ -89,6 +89,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		mode       string
 		crds       string
 		noLonghorn bool
+		prometheus bool
 		gogc       int
 		timeout    time.Duration
 	)
@@ -131,8 +132,21 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
 			}
+			var promURL string
+			if prometheus {
+				bin, err := localcluster.PrometheusBin()
+				if err == nil {
+					promURL, err = c.StartPrometheus(ctx, bin)
+				}
+				if err != nil {
+					return errors.Join(fmt.Errorf("--prometheus: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "kubeconfig: %s\n", c.Kubeconfig())
+			if promURL != "" {
+				fmt.Fprintf(out, "prometheus: %s (scrapes the API server and every longhorn-manager pod every 2s)\n", promURL)
+			}
 			fmt.Fprintf(out, "logs: %s\n", filepath.Join(c.Dir(), "logs"))
 			fmt.Fprintf(out, "export KUBECONFIG=%s\n", c.Kubeconfig())
 			return nil
@@ -143,6 +157,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
+	cmd.Flags().BoolVar(&prometheus, "prometheus", false, "also run Prometheus (built by `make prometheus-bin`), scraping the API server and the longhorn-manager pods; its URL is printed and written to DIR/prometheus/url")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
 	cmd.Flags().IntVar(&gogc, "gogc", 0, fmt.Sprintf("GOGC of every component (0: localcluster's default, %d; negative: the environment's)", localcluster.DefaultGOGC))
 	return cmd
