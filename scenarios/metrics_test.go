@@ -97,6 +97,13 @@ func TestMeasureLonghornManagers(t *testing.T) {
 		t.Fatal("report.json has no measure")
 	}
 
+	if max, absent := probeMeasured(t, dir, "create-and-attach", "attachedVolumes"); absent || max != 1 {
+		t.Errorf("attachedVolumes: max %v, absent %v; want 1", max, absent)
+	}
+	if _, absent := probeMeasured(t, dir, "create-and-attach", "backups"); !absent {
+		t.Error("backups: want absent")
+	}
+
 	html := readFile(t, filepath.Join(dir, "report.html"))
 	for _, want := range []string{"measured replicaQueue", `<polyline class="series s0"`, "absent: no series matched", "sum(longhorn_workqueue_depth{name=&#34;longhorn-replica&#34;})"} {
 		if !strings.Contains(html, want) {

@@ -184,6 +184,9 @@ func measurePlots(rec *metrics.Record) []*result.LineChart {
 		shared := sharedLabels(q.Series)
 		for _, s := range q.Series {
 			l := result.Line{Label: seriesLabel(s.Labels, shared)}
+			if l.Label == "value" {
+				l.Label = q.Name
+			}
 			for _, p := range s.Points {
 				l.Points = append(l.Points, result.Point{T: p.T, V: p.V})
 			}
