@@ -38,7 +38,7 @@ steps:
         prometheus: ${{ prom }}
         every: 500ms
         queries:
-          writes: sum(rate(apiserver_request_total{verb=~"POST|DELETE", resource="configmaps"}[10s]))
+          writes: sum(rate(apiserver_request_total{verb=~"APPLY|POST|PATCH|DELETE", resource="configmaps"}[10s]))
           p99: histogram_quantile(0.99, sum by (le) (rate(apiserver_request_duration_seconds_bucket{verb="POST"}[1m])))
           readyRatio: sum(longhorn_node_status{condition="ready"}) / count(longhorn_node_status{condition="ready"})
           missing: longhorn_backup_state
