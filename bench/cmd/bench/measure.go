@@ -37,7 +37,9 @@ steps:
     timeout: 2m
     metrics:
       pods: {namespace: longhorn-system, labelSelector: app=longhorn-manager, port: manager}
-      queries: {ready: count(longhorn_node_status{condition="ready"}), nodes: max(longhorn_node_count_total)}
+      queries:
+        ready: count(longhorn_node_status{condition="ready"})
+        nodes: max(longhorn_node_count_total)
       until: ready.value == nodes.value
       every: 1s
   - timeProbe:
