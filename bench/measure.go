@@ -40,6 +40,25 @@ func (s *MeasureSuite) medians(measured bool) (p50, cpu, wall float64, n int) {
 	return median(ps), median(cs), median(ws), len(ps)
 }
 
+// spread is the range (max - min) of the p50s of the passed runs with or
+// without the measure.
+func (s *MeasureSuite) spread(measured bool) float64 {
+	lo, hi, n := 0.0, 0.0, 0
+	for _, r := range s.Runs {
+		if r.Measured != measured || r.Outcome != "passed" {
+			continue
+		}
+		if n == 0 || r.P50 < lo {
+			lo = r.P50
+		}
+		if n == 0 || r.P50 > hi {
+			hi = r.P50
+		}
+		n++
+	}
+	return hi - lo
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -71,7 +90,8 @@ func measureSection(b *strings.Builder, r *Results) {
 		if d := 100 * (p1 - p0) / p0; d >= 2 || d <= -2 {
 			verdict = "missed"
 		}
-		p("\nThe probe's p50 moved by %+.1f%% (goal < 2%%: %s); runner's CPU by %+.2f s (%+.0f%%).\n\n", 100*(p1-p0)/p0, verdict, c1-c0, 100*(c1-c0)/c0)
+		p("\nThe probe's p50 moved by %+.1f%% (goal < 2%%: %s); runner's CPU by %+.2f s (%+.0f%%). Without measure, the p50s of the runs spread over %.0f%% of their median: a smaller move is noise on this machine.\n\n",
+			100*(p1-p0)/p0, verdict, c1-c0, 100*(c1-c0)/c0, 100*s.spread(false)/p0)
 	}
 	p("| round | measure | outcome | p50 | p90 | runner CPU s | reads |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range s.Runs {
