@@ -166,6 +166,65 @@ type MetricsDetail struct {
 	Queries []QueryAnswer  `json:"queries"`
 	Checks  []result.Check `json:"checks,omitempty" doc:"The assertions with the values they read."`
 	Until   *result.Check  `json:"until,omitempty" doc:"The until condition at the last read."`
+	History []MetricsRead  `json:"history,omitempty" doc:"With until: each read's values (the sum of each query's series), thinned evenly past 2000 reads."`
+
+	start time.Time
+}
+
+// MetricsRead is one read of a metrics step with until: seconds since the
+// step began and each present query's value (absent ones are left out).
+type MetricsRead struct {
+	T      float64            `json:"t"`
+	Values map[string]float64 `json:"values"`
+}
+
+// maxHistory bounds the reads a metrics step keeps.
+const maxHistory = 2000
+
+func (d *MetricsDetail) addRead(at time.Time, vals map[string]float64) {
+	if len(d.History) >= maxHistory {
+		kept := d.History[:0]
+		for i, r := range d.History {
+			if i%2 == 0 {
+				kept = append(kept, r)
+			}
+		}
+		d.History = kept
+	}
+	d.History = append(d.History, MetricsRead{T: at.Sub(d.start).Seconds(), Values: vals})
+}
+
+// Section implements result.Sectioned: with until and more than one read,
+// each query's value over the reads.
+func (d *MetricsDetail) Section() *result.Section {
+	if len(d.History) < 2 {
+		return nil
+	}
+	sec := &result.Section{Group: "Metrics", Note: fmt.Sprintf("%d reads from %s", d.Reads, d.Source), Checks: d.Checks}
+	if d.Until != nil {
+		sec.Checks = append([]result.Check{*d.Until}, sec.Checks...)
+	}
+	for _, q := range d.Queries {
+		lc := &result.LineChart{Title: q.Name, Note: q.Query}
+		l := result.Line{Label: q.Name}
+		for _, r := range d.History {
+			if v, ok := r.Values[q.Name]; ok {
+				l.Points = append(l.Points, result.Point{T: r.T, V: v})
+			}
+		}
+		if len(l.Points) == 0 {
+			lc.Empty = "absent: no series matched"
+		} else {
+			lc.Lines = []result.Line{l}
+		}
+		sec.Plots = append(sec.Plots, lc)
+		v := "absent"
+		if !q.Absent {
+			v = metrics.FormatValue(*q.Value)
+		}
+		sec.Facts = append(sec.Facts, result.Property{Name: q.Name, Value: v})
+	}
+	return sec
 }
 
 // QueryAnswer is one query's answer at a read.
@@ -227,7 +286,7 @@ func (a *metricsAction) Run(ctx context.Context, env *engine.Env) error {
 	if err != nil {
 		return err
 	}
-	d := &MetricsDetail{Source: src.String()}
+	d := &MetricsDetail{Source: src.String(), start: time.Now()}
 	env.Result.Detail = d
 	qs := make([]*metrics.Query, len(named))
 	for i, n := range named {
@@ -257,11 +316,18 @@ func (a *metricsAction) Run(ctx context.Context, env *engine.Env) error {
 			d.Reads++
 			vals = env.Values()
 			d.Queries = d.Queries[:0]
+			read := map[string]float64{}
 			for i, n := range named {
 				v := metricValue(reading.Vectors[i], prev, n.Name)
 				prev[n.Name] = v.Value
 				vals = vals.With(n.Name, v.env())
 				d.Queries = append(d.Queries, answer(n, v))
+				if !v.Absent {
+					read[n.Name] = v.Value
+				}
+			}
+			if a.until != nil {
+				d.addRead(reading.At, read)
 			}
 			if a.until == nil {
 				break

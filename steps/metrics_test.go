@@ -134,6 +134,11 @@ steps:
 	if d.Reads != 5 || !d.Until.Passed {
 		t.Errorf("reads %d, until %+v: want the 5th read to find 300 twice", d.Reads, d.Until)
 	}
+	// The report charts the retries over the reads.
+	sec := d.Section()
+	if sec == nil || len(sec.Plots) != 1 || len(sec.Plots[0].Lines) != 1 || len(sec.Plots[0].Lines[0].Points) != 5 || sec.Plots[0].Lines[0].Points[4].V != 300 {
+		t.Errorf("section %+v", sec)
+	}
 }
 
 func TestMetricsStepUntilTimesOutWithTheLastValues(t *testing.T) {
