@@ -146,8 +146,8 @@ func statEnv(s metrics.Stat) statValue {
 // CheckValue is how an assertion's message shows the statistics.
 func (v statValue) CheckValue() string { return v[""].(metrics.Stat).CheckValue() }
 
-// measureFacts are a record's facts for the report: per query, its range
-// or that it is absent, then what failed.
+// measureFacts are a record's facts for JUnit properties: per query, its
+// range or that it is absent. (The report shows them over each chart.)
 func measureFacts(rec *metrics.Record) []result.Property {
 	var out []result.Property
 	for _, q := range rec.Measured {
@@ -174,7 +174,7 @@ func statText(q metrics.Measured) string {
 func measurePlots(rec *metrics.Record) []*result.LineChart {
 	var out []*result.LineChart
 	for _, q := range rec.Measured {
-		lc := &result.LineChart{Title: "measured " + q.Name, Note: q.Query}
+		lc := &result.LineChart{Title: "measured " + q.Name + ": " + statText(q), Note: q.Query}
 		if q.Absent {
 			lc.Empty = "absent: no series matched"
 			if rec.Reads == 0 && len(rec.Errors) > 0 {
@@ -292,7 +292,7 @@ func (d *MeasureDetail) Section() *result.Section {
 	return &result.Section{
 		Group: "Measurements", Note: fmt.Sprintf("%d read(s) every %s from %s", d.Measure.Reads,
 			result.FormatSeconds(d.Measure.EverySeconds), d.Measure.Source),
-		Facts: measureFacts(d.Measure), Checks: d.Assertions, Plots: measurePlots(d.Measure),
+		Checks: d.Assertions, Plots: measurePlots(d.Measure),
 	}
 }
 

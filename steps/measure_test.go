@@ -71,16 +71,27 @@ steps:
 		t.Errorf("assertions %+v", checks)
 	}
 	sec := p.Section()
+	checked := 0
+	defer func() {
+		if checked != 2 {
+			t.Errorf("checked %d plots, want the engines' and the depth's", checked)
+		}
+	}()
 	if len(sec.Plots) != 4 {
 		t.Fatalf("plots %d, want one per query", len(sec.Plots))
 	}
 	for _, pl := range sec.Plots {
 		switch pl.Title {
-		case "measured engines":
+		case "measured engines: absent":
+			checked++
 			if pl.Empty != "absent: no series matched" || len(pl.Lines) != 0 {
 				t.Errorf("engines plot %+v", pl)
 			}
-		case "measured depth":
+		default:
+			if !strings.HasPrefix(pl.Title, "measured depth: min 0, max ") {
+				continue
+			}
+			checked++
 			if len(pl.Lines) != 2 || pl.Lines[0].Label != "pod=longhorn-manager-node-1" {
 				t.Errorf("depth plot lines %+v", pl.Lines)
 			}

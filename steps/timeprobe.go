@@ -154,7 +154,6 @@ func (d *ProbeDetail) Section() *result.Section {
 		Facts: d.stats(), Checks: d.Assertions, Chart: c,
 	}
 	if d.Measure != nil {
-		sec.Facts = append(sec.Facts, measureFacts(d.Measure)...)
 		sec.Checks = append(sec.Checks, d.MeasureAssertions...)
 		sec.Plots = measurePlots(d.Measure)
 	}
