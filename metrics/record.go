@@ -29,6 +29,7 @@ type Record struct {
 	Reads        int        `json:"reads" doc:"Reads that returned values."`
 	FailedReads  int        `json:"failedReads,omitempty" doc:"Reads that failed (the source unreachable, every pod refused)."`
 	Errors       []string   `json:"errors,omitempty" doc:"The distinct errors of failed reads (the first few)."`
+	LastError    string     `json:"lastError,omitempty" doc:"The error of the last failed read."`
 	Notes        []string   `json:"notes,omitempty" doc:"Problems that did not fail a read, e.g. a pod that could not be scraped (the first few)."`
 	Measured     []Measured `json:"measured"`
 }
@@ -219,6 +220,7 @@ func (r *Recorder) add(reading Reading, err error) {
 	if err != nil {
 		r.rec.FailedReads++
 		r.rec.Errors = addNote(r.rec.Errors, err.Error())
+		r.rec.LastError = err.Error()
 		return
 	}
 	r.rec.Reads++

@@ -96,7 +96,7 @@ func (m *measure) start(ctx context.Context, env *engine.Env) *measuring {
 func (r *measuring) stop(ctx context.Context) *metrics.Record {
 	if r.rec == nil {
 		rec := &metrics.Record{Source: "(not opened)", EverySeconds: r.m.every.Seconds(), Start: r.start, FailedReads: 1,
-			Errors: []string{r.failed.Error()}, Measured: []metrics.Measured{}}
+			Errors: []string{r.failed.Error()}, LastError: r.failed.Error(), Measured: []metrics.Measured{}}
 		for _, q := range r.m.queries {
 			src := ""
 			if q.query != nil {
@@ -177,8 +177,8 @@ func measurePlots(rec *metrics.Record) []*result.LineChart {
 		lc := &result.LineChart{Title: "measured " + q.Name + ": " + statText(q), Note: q.Query}
 		if q.Absent {
 			lc.Empty = "absent: no series matched"
-			if rec.Reads == 0 && len(rec.Errors) > 0 {
-				lc.Empty = "absent: " + firstLine(rec.Errors[0], 70)
+			if rec.Reads == 0 && rec.LastError != "" {
+				lc.Empty = "absent: " + firstLine(rec.LastError, 70)
 			}
 		}
 		shared := sharedLabels(q.Series)
@@ -218,8 +218,8 @@ func measureSummary(rec *metrics.Record) string {
 		parts = append(parts, fmt.Sprintf("%s max %s", q.Name, metrics.FormatValue(st.Max)))
 	}
 	s := "measured " + strings.Join(parts, ", ")
-	if rec.Reads == 0 && len(rec.Errors) > 0 {
-		s += " (" + firstLine(rec.Errors[0], 80) + ")"
+	if rec.Reads == 0 && rec.LastError != "" {
+		s += " (" + firstLine(rec.LastError, 100) + ")"
 	}
 	return s
 }
