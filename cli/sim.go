@@ -44,16 +44,17 @@ type SimDeps struct {
 	// (longhornsim.Install).
 	InstallLonghornCRDs func(ctx context.Context, cfg *rest.Config, crds string) error
 	// RunLonghorn runs the Longhorn simulator until ctx ends
-	// (longhornsim.Run with Options{Mode: mode, CRDs: crds, Logger: log}).
-	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error
+	// (longhornsim.Run with Options{Mode: mode, CRDs: crds, MetricsVersion:
+	// metricsVersion, Logger: log}).
+	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode, crds, metricsVersion string, log zerolog.Logger) error
 }
 
 // newSimCommand is `sim` wired to the Longhorn simulator.
 func newSimCommand() *cobra.Command {
 	return NewSimCommand(SimDeps{
 		InstallLonghornCRDs: longhornsim.Install,
-		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error {
-			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, CRDs: crds, Logger: log})
+		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode, crds, metricsVersion string, log zerolog.Logger) error {
+			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, CRDs: crds, MetricsVersion: metricsVersion, Logger: log})
 		},
 	})
 }
@@ -90,6 +91,7 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		crds       string
 		noLonghorn bool
 		prometheus bool
+		metricsVer string
 		gogc       int
 		timeout    time.Duration
 	)
@@ -127,7 +129,8 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 					return errors.Join(fmt.Errorf("locating own executable: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
 				// Re-run this binary as `<path to sim> longhorn ...`, whatever the root is called.
-				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode, "--longhorn-crds", crds)
+				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode, "--longhorn-crds", crds,
+					"--metrics-version", metricsVer)
 				if err := c.StartProcess(ctx, longhornProcess, exe, args...); err != nil {
 					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
@@ -157,11 +160,15 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
+	cmd.Flags().StringVar(&metricsVer, "longhorn-metrics-version", longhornsim.DefaultMetricsVersion, metricsVersionHelp)
 	cmd.Flags().BoolVar(&prometheus, "prometheus", false, "also run Prometheus (built by `make prometheus-bin`), scraping the API server and the longhorn-manager pods; its URL is printed and written to DIR/prometheus/url")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
 	cmd.Flags().IntVar(&gogc, "gogc", 0, fmt.Sprintf("GOGC of every component (0: localcluster's default, %d; negative: the environment's)", localcluster.DefaultGOGC))
 	return cmd
 }
+
+const metricsVersionHelp = `Longhorn release whose metrics the simulated managers export: ` +
+	`before 1.3 no longhorn_workqueue_*, before 1.9 no engine or replica metrics, from 1.11 volume state and robustness labelled`
 
 const longhornCRDsHelp = `Longhorn CRDs: "install" applies the simulator's own (replacing installed ones), ` +
 	`"keep" leaves CRDs already installed alone (e.g. Longhorn's) and installs only missing ones`
@@ -269,7 +276,7 @@ func apiserverReady(ctx context.Context, kubeconfig string) error {
 }
 
 func newLonghornCommand(deps SimDeps) *cobra.Command {
-	var kubeconfig, mode, crds, pprofAddr string
+	var kubeconfig, mode, crds, metricsVersion, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "longhorn",
 		Short: "Run the Longhorn simulator against a cluster until interrupted (started by up)",
@@ -301,7 +308,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 				// As for the control plane's components (localcluster.Options.GOGC).
 				debug.SetGCPercent(localcluster.DefaultGOGC)
 			}
-			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
+			err = deps.RunLonghorn(ctx, cfg, mode, crds, metricsVersion, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				return err
 			}
@@ -311,6 +318,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
+	cmd.Flags().StringVar(&metricsVersion, "metrics-version", longhornsim.DefaultMetricsVersion, metricsVersionHelp)
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	_ = cmd.Flags().MarkHidden("pprof")
 	return cmd

@@ -1,6 +1,7 @@
 package longhornsim
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -8,14 +9,34 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// DefaultMetricsVersion is the Longhorn release whose metrics the managers
+// export unless Options.MetricsVersion says.
+const DefaultMetricsVersion = "1.10"
+
+// metricsVersion is a Longhorn release, major and minor.
+type metricsVersion struct{ major, minor int }
+
+func (v metricsVersion) atLeast(major, minor int) bool {
+	return v.major > major || (v.major == major && v.minor >= minor)
+}
+
+func parseMetricsVersion(s string) (metricsVersion, error) {
+	var v metricsVersion
+	if _, err := fmt.Sscanf(strings.TrimPrefix(s, "v"), "%d.%d", &v.major, &v.minor); err != nil {
+		return v, fmt.Errorf("metrics version %q: want a Longhorn release such as 1.10", s)
+	}
+	return v, nil
+}
+
 // nodeCollector reports, as one node's longhorn-manager does
 // (metrics_collector/), the volumes the node owns (status.ownerID), the
 // node and its disk, and the engines and replicas on it (Longhorn ≥ 1.9),
-// read from the simulator's caches at each scrape. Volume state and
-// robustness are the numeric codes of Longhorn before 1.11.
+// read from the simulator's caches at each scrape, in the shape of the
+// Longhorn release Options.MetricsVersion names.
 type nodeCollector struct {
 	s    *sim
 	node string
+	v    metricsVersion
 }
 
 var (
@@ -25,6 +46,9 @@ var (
 	volActualDesc     = prometheus.NewDesc("longhorn_volume_actual_size_bytes", "Actual space used by each replica of the volume on the corresponding node", volumeLabels, nil)
 	volStateDesc      = prometheus.NewDesc("longhorn_volume_state", "The current state of this volume: 1=creating, 2=attached, 3=detached, 4=attaching, 5=detaching, 6=deleting", volumeLabels, nil)
 	volRobustnessDesc = prometheus.NewDesc("longhorn_volume_robustness", "The current robustness of this volume: 0=unknown, 1=healthy, 2=degraded, 3=faulted", volumeLabels, nil)
+	// From Longhorn 1.11: one series per state, 1 for the current one.
+	volStateLabelledDesc      = prometheus.NewDesc("longhorn_volume_state", "The current state of this volume", append(volumeLabels[:4:4], "state"), nil)
+	volRobustnessLabelledDesc = prometheus.NewDesc("longhorn_volume_robustness", "The current robustness of this volume", append(volumeLabels[:4:4], "state"), nil)
 
 	nodeCountDesc    = prometheus.NewDesc("longhorn_node_count_total", "Total number of nodes", nil, nil)
 	nodeStatusDesc   = prometheus.NewDesc("longhorn_node_status", "Status of this node", []string{"node", "condition", "condition_reason"}, nil)
@@ -46,6 +70,11 @@ var (
 // instanceStates are the states Longhorn reports a series for, the current
 // one at 1.
 var instanceStates = []string{"running", "stopped", "error", "starting", "stopping", "unknown"}
+
+var (
+	volumeStates = []string{"creating", "attached", "detached", "attaching", "detaching", "deleting"}
+	robustnesses = []string{"unknown", "healthy", "degraded", "faulted"}
+)
 
 var volumeStateCodes = map[string]float64{"creating": 1, "attached": 2, "detached": 3, "attaching": 4, "detaching": 5, "deleting": 6}
 
@@ -89,8 +118,18 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		actual, _ := strconv.ParseFloat(nested(v, "status", "actualSize"), 64)
 		gauge(ch, volCapacityDesc, size, l...)
 		gauge(ch, volActualDesc, actual, l...)
-		gauge(ch, volStateDesc, volumeStateCodes[nested(v, "status", "state")], l...)
-		gauge(ch, volRobustnessDesc, robustnessCodes[nested(v, "status", "robustness")], l...)
+		if c.v.atLeast(1, 11) {
+			state, rob := nested(v, "status", "state"), nested(v, "status", "robustness")
+			for _, st := range volumeStates {
+				gauge(ch, volStateLabelledDesc, boolValue(st == state), append(l[:4:4], st)...)
+			}
+			for _, r := range robustnesses {
+				gauge(ch, volRobustnessLabelledDesc, boolValue(r == rob), append(l[:4:4], r)...)
+			}
+		} else {
+			gauge(ch, volStateDesc, volumeStateCodes[nested(v, "status", "state")], l...)
+			gauge(ch, volRobustnessDesc, robustnessCodes[nested(v, "status", "robustness")], l...)
+		}
 	}
 
 	gauge(ch, nodeCountDesc, float64(len(s.lhNodes.GetStore().ListKeys())))
@@ -122,6 +161,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
+	if !c.v.atLeast(1, 9) {
+		return // engine and replica metrics came in Longhorn 1.9
+	}
 	engines, _ := s.engines.GetIndexer().ByIndex(byNode, c.node)
 	for _, e := range engines {
 		name, vol, cur := nameOf(e), nested(e, "spec", "volumeName"), nested(e, "status", "currentState")

@@ -255,7 +255,11 @@ func (m *managers) endpoint(node string) (*managerEndpoint, error) {
 		return nil, fmt.Errorf("listen for the metrics of %s: %w", node, err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&nodeCollector{s: m.s, node: node}, &leadCollector{m: m, node: node})
+	v, _ := parseMetricsVersion(m.s.opts.MetricsVersion) // checked by withDefaults
+	reg.MustRegister(&nodeCollector{s: m.s, node: node, v: v})
+	if v.atLeast(1, 3) { // Longhorn's work queue metrics came in 1.3
+		reg.MustRegister(&leadCollector{m: m, node: node})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ep := &managerEndpoint{node: node, port: ln.Addr().(*net.TCPAddr).Port,

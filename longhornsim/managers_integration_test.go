@@ -272,3 +272,78 @@ func TestIntegrationQueueMetricsShowTheJam(t *testing.T) {
 		t.Errorf("legacy-queue-jam mode: the replica queue retries %.1f times a second, want the resyncs' flood (hundreds)", legacy)
 	}
 }
+
+// TestIntegrationManagersMetricsVersions: the managers export the shape of
+// the Longhorn release Options.MetricsVersion names: no work queue metrics
+// before 1.3, no engine or replica metrics before 1.9, volume state as one
+// series per state from 1.11.
+func TestIntegrationManagersMetricsVersions(t *testing.T) {
+	e := connect(t)
+	client, err := kube.NewForConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vol = "it-metrics-version-vol"
+	stop := e.startSim(Options{})
+	e.createLH(volumeGVR, volumeObj(vol, ""))
+	e.waitFor(30*time.Second, "volume detached", func() (bool, string) {
+		v := e.getLH(volumeGVR, vol)
+		return str(v, "status", "state") == "detached", "state=" + str(v, "status", "state")
+	})
+	stop()
+	tests := []struct {
+		version             string
+		queues, instances   bool
+		coded, labelledAttd string // longhorn_volume_state as a code, or the labelled series for "detached"
+	}{
+		{version: "1.2", coded: "3"},
+		{version: "1.8", queues: true, coded: "3"},
+		{version: "1.11", queues: true, instances: true, labelledAttd: "1"},
+	}
+	for _, tt := range tests {
+		stop := e.startSim(Options{MetricsVersion: tt.version})
+		var all model.Vector
+		e.waitFor(time.Minute, "the managers of "+tt.version+" serve the volume", func() (bool, string) {
+			pods := e.managerPods()
+			if len(pods) != 3 {
+				return false, fmt.Sprintf("%d managers", len(pods))
+			}
+			all = nil
+			for _, p := range pods {
+				body, err := client.ProxyGet(e.ctx, Namespace, p.Name, "", "/metrics")
+				if err != nil {
+					return false, err.Error()
+				}
+				v, err := metrics.Parse(bytes.NewReader(body), time.Now())
+				if err != nil {
+					return false, err.Error()
+				}
+				all = append(all, v...)
+			}
+			// A restarted simulator sees the volume "creating" for a moment.
+			coded := find(all, "longhorn_volume_state", map[string]string{"volume": vol, "state": ""})
+			labelled := find(all, "longhorn_volume_state", map[string]string{"volume": vol, "state": "detached"})
+			detached := (len(coded) == 1 && coded[0].Value == 3) || (len(labelled) == 1 && labelled[0].Value == 1)
+			return detached, fmt.Sprint("volume state ", find(all, "longhorn_volume_state", map[string]string{"volume": vol}))
+		})
+		if got := len(find(all, "longhorn_workqueue_depth", nil)) > 0; got != tt.queues {
+			t.Errorf("%s: work queue metrics %v, want %v", tt.version, got, tt.queues)
+		}
+		if got := len(find(all, "longhorn_replica_state", map[string]string{"volume": vol})) > 0; got != tt.instances {
+			t.Errorf("%s: replica metrics %v, want %v", tt.version, got, tt.instances)
+		}
+		states := find(all, "longhorn_volume_state", map[string]string{"volume": vol})
+		if tt.coded != "" {
+			if len(states) != 1 || states[0].Value.String() != tt.coded || states[0].Metric["state"] != "" {
+				t.Errorf("%s: volume state %v, want one series with the code %s", tt.version, states, tt.coded)
+			}
+		} else {
+			det := find(all, "longhorn_volume_state", map[string]string{"volume": vol, "state": "detached"})
+			att := find(all, "longhorn_volume_state", map[string]string{"volume": vol, "state": "attached"})
+			if len(states) != 6 || len(det) != 1 || det[0].Value.String() != tt.labelledAttd || len(att) != 1 || att[0].Value != 0 {
+				t.Errorf("%s: volume state %v, want 6 series, detached 1", tt.version, states)
+			}
+		}
+		stop()
+	}
+}

@@ -63,6 +63,12 @@ type Options struct {
 	// Default: managerWorkers for each node of the cluster when the
 	// simulator starts (Run), at least one node's.
 	Workers int
+	// MetricsVersion is the Longhorn release (major.minor) whose metrics
+	// the managers export: before 1.3 no longhorn_workqueue_*, before 1.9
+	// no engine and replica metrics, from 1.11 volume state and robustness
+	// as one series per state (label state, 1 for the current one) instead
+	// of a numeric code. Default DefaultMetricsVersion.
+	MetricsVersion string
 	// ManagerAddress is the IP the longhorn-manager pods' metrics are
 	// served on, one port per node, and the pods' IP: it must be an address
 	// of this host that the API server can reach and may proxy to (not
@@ -100,6 +106,12 @@ func (o Options) withDefaults() (Options, error) {
 	case ModeDefault, ModeLegacyQueueJam:
 	default:
 		return o, fmt.Errorf("unknown simulator mode %q (want %q or %q)", o.Mode, ModeDefault, ModeLegacyQueueJam)
+	}
+	if o.MetricsVersion == "" {
+		o.MetricsVersion = DefaultMetricsVersion
+	}
+	if _, err := parseMetricsVersion(o.MetricsVersion); err != nil {
+		return o, err
 	}
 	switch o.CRDs {
 	case "":
