@@ -22,6 +22,8 @@ type ExecRequest struct {
 	// closed at its end; nil gives the command no standard input.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// SPDY skips WebSocket (for tests of the fallback).
+	SPDY bool
 }
 
 // Exec runs r through the pods/exec subresource, as kubectl exec does:
@@ -52,18 +54,25 @@ func Exec(ctx context.Context, cfg *rest.Config, r ExecRequest) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("WebSocket executor: %w", err)
 	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("exec executor: %w", err)
+	var ex remotecommand.Executor = spdy
+	if !r.SPDY {
+		ex, err = remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("exec executor: %w", err)
+		}
 	}
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr})
 	if code, ok := ExitCode(err); ok {
 		return code, nil
 	}
 	if err != nil && ctx.Err() != nil {
-		return 0, fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+		// The stream is closed; runner's side of it is gone.
+		if cause := context.Cause(ctx); !errors.Is(err, cause) {
+			return 0, fmt.Errorf("exec stream closed: %w (%v)", cause, err)
+		}
+		return 0, fmt.Errorf("exec stream closed: %w", err)
 	}
 	return 0, err
 }

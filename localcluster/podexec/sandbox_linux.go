@@ -21,6 +21,8 @@ type sandbox struct {
 	mounts []mount
 	dir    string // working directory inside; "" is /
 	env    []string
+	// hostname is what the command's uname says (the pod's name).
+	hostname string
 }
 
 // hostPaths are bound read-only into the sandbox (a symlink is copied as a
@@ -96,8 +98,14 @@ func (sb sandbox) start(argv []string, in io.Reader, out, errOut io.Writer) (*ex
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
 	}
-	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+	// The UTS namespace is made here too, so that the hostname is the pod's.
+	if err := syscall.Unshare(syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS); err != nil {
 		return nil, fmt.Errorf("podexec: a mount namespace (needs root): %w", err)
+	}
+	if sb.hostname != "" {
+		if err := syscall.Sethostname([]byte(sb.hostname)); err != nil {
+			return nil, fmt.Errorf("podexec: hostname: %w", err)
+		}
 	}
 	// Nothing mounted from here on reaches the host.
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
@@ -151,7 +159,7 @@ func (sb sandbox) start(argv []string, in io.Reader, out, errOut io.Writer) (*ex
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Chroot:     sb.root,
 		Credential: &syscall.Credential{Uid: sandboxUID, Gid: sandboxGID, Groups: []uint32{}},
-		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC,
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	var stdin io.WriteCloser

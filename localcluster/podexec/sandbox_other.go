@@ -10,10 +10,11 @@ import (
 
 // sandbox needs Linux's namespaces; elsewhere exec is refused.
 type sandbox struct {
-	root   string
-	mounts []mount
-	dir    string
-	env    []string
+	root     string
+	mounts   []mount
+	dir      string
+	env      []string
+	hostname string
 }
 
 func (sandbox) run(context.Context, []string, io.Reader, io.Writer, io.Writer) (int, error) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -194,7 +195,11 @@ func (s *Server) ExecInContainer(ctx context.Context, name, uid, container strin
 	if err != nil {
 		return err
 	}
-	sb := sandbox{root: filepath.Join(s.opts.StateDir, "root"), mounts: mounts, dir: c.WorkingDir, env: containerEnv(pod, c)}
+	sb := sandbox{root: filepath.Join(s.opts.StateDir, "root"), mounts: mounts, dir: c.WorkingDir, env: containerEnv(pod, c), hostname: pod.Name}
+	// A container's processes end with it, exec'd ones too.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go s.watchPod(ctx, pod, cancel)
 	start := time.Now()
 	if out == nil {
 		out = nopCloser{io.Discard}
@@ -211,6 +216,31 @@ func (s *Server) ExecInContainer(ctx context.Context, name, uid, container strin
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
 	}
 	return nil
+}
+
+// podPoll is how often a running command's pod is checked.
+const podPoll = time.Second
+
+// watchPod cancels ctx once pod is gone or being deleted.
+func (s *Server) watchPod(ctx context.Context, pod *corev1.Pod, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(podPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur, err := s.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err), err == nil && cur.UID != pod.UID:
+			cancel(fmt.Errorf("pod %s/%s is gone", pod.Namespace, pod.Name))
+			return
+		case err == nil && cur.DeletionTimestamp != nil:
+			cancel(fmt.Errorf("pod %s/%s is being deleted", pod.Namespace, pod.Name))
+			return
+		}
+	}
 }
 
 type nopCloser struct{ io.Writer }
