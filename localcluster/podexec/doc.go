@@ -23,6 +23,11 @@
 // NonZeroExitCode status), closes its stdin at the end of the stream, and
 // kills it when the stream goes away (Ctrl-C, the caller's timeout).
 //
+// Each command's namespaces belong to an OS thread locked for it, which ends
+// with the command: a process that serves exec in-process and starts other
+// children with Pdeathsig must fork them from a thread that stays (as
+// localcluster and bench do), or they die with the thread.
+//
 // It needs root (CAP_SYS_ADMIN) and Linux. It must not run a command on the
 // host outside that sandbox, and it keeps no state outside StateDir.
 package podexec
