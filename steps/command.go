@@ -112,6 +112,20 @@ func (d *CommandDetail) Properties() []result.Property {
 	return []result.Property{{Name: "argv", Value: strings.Join(d.Argv, " ")}, {Name: "exitCode", Value: strconv.Itoa(d.ExitCode)}}
 }
 
+// Section implements result.Sectioned: the program, where it ran, how it
+// ended.
+func (d *CommandDetail) Section() *result.Section {
+	ended := fmt.Sprintf("exit %d (expected %d)", d.ExitCode, d.Expected)
+	if d.Killed {
+		ended = "killed at the step's timeout or on Ctrl-C"
+	}
+	facts := []result.Property{{Name: "folder", Value: d.Dir}, {Name: "ended", Value: ended}, {Name: "stdout", Value: fmt.Sprintf("%d bytes", d.StdoutBytes)}}
+	if d.StderrTail != "" {
+		facts = append(facts, result.Property{Name: "stderr", Value: d.StderrTail})
+	}
+	return &result.Section{Group: "Local commands", Note: quoteArgv(d.Argv), Facts: facts}
+}
+
 // Observing implements engine.Observing: a dry run never runs a program.
 func (*commandAction) Observing() bool { return true }
 

@@ -161,6 +161,20 @@ func (d *ExecDetail) Properties() []result.Property {
 	return props
 }
 
+// Section implements result.Sectioned: each pod's exit code, node and the
+// end of stderr of an unexpected exit.
+func (d *ExecDetail) Section() *result.Section {
+	sec := &result.Section{Group: "Commands in pods", Note: quoteArgv(d.Command)}
+	for _, p := range d.Pods {
+		v := fmt.Sprintf("exit %d on %s, %d bytes of stdout", p.ExitCode, p.Node, p.StdoutBytes)
+		if p.StderrTail != "" {
+			v += "; stderr: " + p.StderrTail
+		}
+		sec.Facts = append(sec.Facts, result.Property{Name: p.Namespace + "/" + p.Pod + " (" + p.Container + ")", Value: v})
+	}
+	return sec
+}
+
 // Observing implements engine.Observing: a dry run skips it (a command
 // could change what a dry run must leave alone).
 func (*execAction) Observing() bool { return true }

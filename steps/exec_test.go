@@ -203,3 +203,23 @@ func newPod(name string) *unstructured.Unstructured {
 		}},
 	})
 }
+
+// TestExecDetail: the summary, properties and report section of an exec
+// step say each pod's exit code.
+func TestExecDetail(t *testing.T) {
+	t.Parallel()
+	d := &ExecDetail{Command: []string{"md5sum", "/data/my file"}, Expected: 0, Pods: []ExecResult{
+		{Pod: "a", Namespace: "ns", Node: "node-1", Container: "app", ExitCode: 0, StdoutBytes: 44},
+		{Pod: "b", Namespace: "ns", Node: "node-2", Container: "app", ExitCode: 1, StderrTail: "no such file"},
+	}}
+	if got := d.Summary(); got != "2 pod(s), 1 with another exit code than 0" {
+		t.Errorf("summary %q", got)
+	}
+	sec := d.Section()
+	if sec.Note != `[md5sum "/data/my file"]` || len(sec.Facts) != 2 || sec.Facts[1].Value != "exit 1 on node-2, 0 bytes of stdout; stderr: no such file" {
+		t.Errorf("section %+v", sec)
+	}
+	if props := d.Properties(); len(props) != 3 || props[2].Name != "exit.ns/b" || props[2].Value != "1" {
+		t.Errorf("properties %+v", props)
+	}
+}
