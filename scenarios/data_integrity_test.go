@@ -2,6 +2,7 @@ package scenarios_test
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,14 +10,20 @@ import (
 	"github.com/scenario-runner/runner/localcluster/clustertest"
 )
 
+// dataIntegrityPlan is the example whose pods are exec'd.
+const dataIntegrityPlan = "examples/longhorn-data-integrity.yaml"
+
 // TestDataIntegrityLostWithAllReplicas runs the data-integrity example's
 // variant where the nodes of both replicas go down: the volume is faulted,
 // its data lost, and the plan fails reading the file back (TestExamples
 // runs the plan as shipped, which passes).
 func TestDataIntegrityLostWithAllReplicas(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("its exec steps need root on the local cluster (localcluster/podexec)")
+	}
 	kc := clustertest.Kubeconfig(t)
 	var out, errOut bytes.Buffer
-	err := cli.Execute([]string{"--kubeconfig", kc, "--log-level", "warn", "--set", "loseAllReplicas=true", "examples/longhorn-data-integrity.yaml"}, cli.Streams{Out: &out, Err: &errOut})
+	err := cli.Execute([]string{"--kubeconfig", kc, "--log-level", "warn", "--set", "loseAllReplicas=true", dataIntegrityPlan}, cli.Streams{Out: &out, Err: &errOut})
 	if err == nil {
 		t.Fatalf("the plan passed with every replica lost:\n%s", out.String())
 	}

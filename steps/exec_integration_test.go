@@ -43,9 +43,19 @@ const execPods = `
         pods: map(objects, .metadata.name)
 `
 
+// needRoot skips a test whose pods are exec'd on the local cluster, whose
+// exec sandbox needs root (mount namespaces).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("exec on the local cluster needs root (localcluster/podexec)")
+	}
+}
+
 // TestExecLive runs exec steps on the local cluster's KWOK pods, through
 // the API server and the nodes' exec endpoint (localcluster/podexec).
 func TestExecLive(t *testing.T) {
+	needRoot(t)
 	c := liveCluster(t)
 	hostFile := filepath.Join(os.TempDir(), "exec-live-escape")
 	os.Remove(hostFile)
@@ -106,6 +116,7 @@ steps:
 // TestExecLiveFails: a failing command fails the step with the pod, the
 // command, the exit code and stderr.
 func TestExecLiveFails(t *testing.T) {
+	needRoot(t)
 	c := liveCluster(t)
 	r := runLive(t, c, `
 name: exec-live-fails
@@ -135,6 +146,7 @@ func TestExecLiveCancel(t *testing.T) {
 }
 
 func testExecLiveCancel(t *testing.T, spdy bool) {
+	needRoot(t)
 	c := liveCluster(t)
 	r := runLive(t, c, `
 name: exec-live-cancel
