@@ -23,8 +23,8 @@ func (s *sim) dataDir(vol string) string {
 	return filepath.Join(s.opts.DataDir, DriverName, vol)
 }
 
-// syncData makes a creating volume's folder and removes it once every
-// replica of the volume has failed.
+// syncData makes a creating volume's folder and removes it once no replica
+// of the volume is left that has not failed.
 func (s *sim) syncData(vol, state string, replicas []*instance) {
 	dir := s.dataDir(vol)
 	if dir == "" {
@@ -35,7 +35,9 @@ func (s *sim) syncData(vol, state string, replicas []*instance) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			s.log.Error().Err(err).Str("volume", vol).Msg("cannot make the volume's data folder")
 		}
-	case len(replicas) > 0 && len(usableReplicas(replicas)) == 0:
+	case len(usableReplicas(replicas)) == 0:
+		// Every replica failed or was deleted (a deleted one may already be
+		// gone from the cache): the volume is faulted, its data lost.
 		if _, err := os.Stat(dir); err == nil {
 			s.log.Info().Str("volume", vol).Msg("every replica failed: the volume's data is lost")
 			s.dropData(vol)

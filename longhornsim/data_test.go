@@ -45,6 +45,12 @@ func TestSyncData(t *testing.T) {
 			t.Fatalf("step %d (%s): folder exists %v, want %v", i, st.state, exists(), st.want)
 		}
 	}
+	// Every replica deleted, already gone from the cache: lost too.
+	s.syncData("pvc-4", volStateCreating, []*instance{replica(false)})
+	s.syncData("pvc-4", volStateAttached, nil)
+	if _, err := os.Stat(filepath.Join(root, DriverName, "pvc-4")); err == nil {
+		t.Error("a volume without replicas kept its data")
+	}
 	s.syncData("pvc-2", volStateCreating, nil)
 	s.dropData("pvc-2")
 	if _, err := os.Stat(filepath.Join(root, DriverName, "pvc-2")); err == nil {

@@ -212,6 +212,11 @@ func (s *Server) ExecInContainer(ctx context.Context, name, uid, container strin
 		errOut = nopCloser{io.Discard}
 	}
 	code, err := sb.run(ctx, cmd, in, out, errOut)
+	// The end of the output, before the status: as a container runtime
+	// does, so that the caller reads all of it (a stream left open could
+	// lose its last frames when the connection closes).
+	_ = out.Close()
+	_ = errOut.Close()
 	log.Debug().Int("exit", code).Err(err).Stringer("took", time.Since(start)).Msg("exec")
 	switch {
 	case err != nil:
