@@ -157,6 +157,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	p.Steps = b.Steps(spec.Steps)
 	p.Finally = b.Steps(spec.Finally)
 	p.Collect = spec.Collect
+	p.Local = b.local
 	if errs.Len() > 0 {
 		return fail()
 	}
