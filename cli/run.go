@@ -31,6 +31,7 @@ type runOptions struct {
 	dryRun         bool
 	reportDir      string
 	cpuProfile     string
+	allowCommands  bool
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -46,6 +47,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
+	f.BoolVar(&o.allowCommands, "allow-commands", false, "let command steps run programs on this machine (refused otherwise: a plan may come from a pull request)")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
 	// For benchmarks (bench/): where runner's own time goes.
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -74,6 +76,9 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		return fmt.Errorf("%w: --cleanup %q: use always, on-success or never", ErrUsage, o.cleanup)
 	}
 	plans, err := loadPlans(files, o.in)
+	if err == nil && !o.allowCommands && !o.dryRun {
+		err = refuseLocal(plans)
+	}
 	if err != nil {
 		renderInvalid(o.streams.Err, err)
 		return err
@@ -105,7 +110,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		res := engine.Run(ctx, p, engine.RunOptions{
 			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
-			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
+			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir, AllowLocal: o.allowCommands,
 		})
 		results = append(results, res)
 		printResult(o.streams.Out, res)
@@ -121,6 +126,18 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 	}
 	return err
+}
+
+// refuseLocal refuses, before anything touches the cluster, plans with
+// steps that run programs on this machine (engine.Kind.Local).
+func refuseLocal(plans []*engine.Plan) error {
+	var errs []error
+	for _, p := range plans {
+		if err := p.RefuseLocal(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // startCPUProfile profiles the process until stop is called.

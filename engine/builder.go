@@ -34,6 +34,8 @@ type Builder struct {
 	here     diag.Pos
 	// outputs are the names earlier steps bound.
 	outputs map[string]bool
+	// local are the steps of Local kinds, as refusals.
+	local []*diag.Error
 	// planLevel is set while a Beside kind given at plan level is built.
 	planLevel bool
 }
@@ -309,5 +311,10 @@ func (b *Builder) buildStep(n Node) *Step {
 			name = ds.Describe()
 		}
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect}
+	if kind.Local {
+		at := d.Pos(kindKey)
+		b.local = append(b.local, &diag.Error{Pos: at, Source: sourceLine(d.Loc.Source(), at),
+			Msg: fmt.Sprintf("this %s step runs a program on this machine: runner runs it only with --allow-commands (a plan may come from a pull request); runner validate and --dry-run never run it", kind.Name)})
+	}
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect, Local: kind.Local}
 }

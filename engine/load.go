@@ -164,6 +164,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 			p.Beside = append(p.Beside, s)
 		}
 	}
+	p.Local = b.local
 	if errs.Len() > 0 {
 		return fail()
 	}

@@ -98,6 +98,22 @@ type Plan struct {
 	// Beside are plan-level blocks of Beside kinds (a measure), run along
 	// Steps.
 	Beside []*Step
+	// Local are the steps (nested ones too) of kinds that run programs on
+	// this machine (Kind.Local), as errors to show when that is not allowed.
+	Local []*diag.Error
+}
+
+// RefuseLocal is the error of a run of p that may not run local programs:
+// nil when p has none, else an *InvalidError naming each such step.
+func (p *Plan) RefuseLocal() error {
+	if len(p.Local) == 0 {
+		return nil
+	}
+	var errs diag.List
+	for _, e := range p.Local {
+		errs.Add(e)
+	}
+	return &InvalidError{File: p.File, Errs: errs.Err()}
 }
 
 // Step is one compiled step of a plan.
@@ -113,4 +129,6 @@ type Step struct {
 	Expect *expectation
 	// Collect adds to the plan's collect when this step fails.
 	Collect *CollectSpec
+	// Local is set for kinds that run programs on this machine.
+	Local bool
 }

@@ -50,6 +50,11 @@ type Kind struct {
 	// Fallible kinds make API requests that can be refused, so a step of
 	// theirs may say expectError.
 	Fallible bool
+	// Local kinds run programs on the machine runner runs on. A plan with
+	// such a step runs only when RunOptions.AllowLocal says so (the
+	// command line's --allow-commands): a plan may come from a pull
+	// request. Validation and dry runs never run them.
+	Local bool
 	// Beside kinds may also be given once at plan level (a key beside
 	// steps:), where their action runs along the plan's steps: it must
 	// implement Besider, and its Build sees Builder.PlanLevel.

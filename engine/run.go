@@ -37,6 +37,10 @@ type RunOptions struct {
 	// RunID names the run in the labels of what it creates; empty makes a
 	// new one (kube.NewRunID).
 	RunID string
+	// AllowLocal lets steps of Local kinds run programs on this machine
+	// (--allow-commands); without it such a step fails. The command line
+	// refuses such a plan before it connects (Plan.RefuseLocal).
+	AllowLocal bool
 }
 
 // Run executes p and then cleans up. It never panics on a step's failure and
@@ -56,7 +60,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		timeout = o.Timeout
 	}
 	cl := newCleaner()
-	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer}
+	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer, allowLocal: o.AllowLocal}
 	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, RunID: res.RunID, Plan: p.Name, run: r}
 	o.Log.Info().Str("plan", p.Name).Str("run", res.RunID).Msg("run id (labels runner.io/run on what it creates; runner cleanup --run " + res.RunID + " removes leftovers)")
 
@@ -246,6 +250,14 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
 	env.Result = sr
 	env.Log = r.env.Log.With().Str("step", s.Name).Logger()
 
+	if s.Local && !r.allowLocal && !env.DryRun {
+		sr.End, sr.Outcome = time.Now(), result.Failed
+		sr.Error = "this step runs a program on this machine: run with --allow-commands"
+		if r.observer != nil {
+			r.observer.StepFinished(sr)
+		}
+		return fmt.Errorf("step %q: %s", s.Name, sr.Error)
+	}
 	if o, ok := s.Action.(Observing); ok && env.DryRun && o.Observing() {
 		sr.End, sr.Outcome = time.Now(), result.Skipped
 		sr.Skip = "dry run"

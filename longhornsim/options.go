@@ -29,6 +29,11 @@ type Options struct {
 	// CRDs is what Run does with the Longhorn CRDs: CRDsInstall (also when
 	// empty) or CRDsKeep.
 	CRDs string
+	// DataDir is the root of the volumes' data (localcluster.Options.DataDir):
+	// each volume's files live in <DataDir>/driver.longhorn.io/<volume>/,
+	// which the local cluster's exec endpoint mounts into the pods that use
+	// the volume. Empty: volumes keep no data.
+	DataDir string
 
 	// DownloadTime is how long a backing image takes to download to a disk.
 	DownloadTime time.Duration
