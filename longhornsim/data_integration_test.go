@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +41,7 @@ func TestIntegrationVolumeKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	var vol string
-	e.waitFor(time.Minute, "the claim bound", func() (bool, string) {
+	e.waitFor(condTimeout, "the claim bound", func() (bool, string) {
 		c, err := e.kube.CoreV1().PersistentVolumeClaims(ns).Get(e.ctx, "data", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -62,7 +61,7 @@ func TestIntegrationVolumeKeepsData(t *testing.T) {
 	if err := e.dyn.Resource(replicaGVR).Namespace(Namespace).Delete(e.ctx, victim.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitVolume(time.Minute, vol, "healthy again with a new replica", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "healthy again with a new replica", func(v *unstructured.Unstructured) bool {
 		return attachedHealthy("node-1")(v) && e.getLH(replicaGVR, victim.GetName()) == nil && len(e.replicasOf(vol)) == 3
 	})
 	if got := e.execOut(ns, "writer", "md5sum /data/file"); got != written {
@@ -73,7 +72,7 @@ func TestIntegrationVolumeKeepsData(t *testing.T) {
 	if err := e.kube.CoreV1().Pods(ns).Delete(e.ctx, "writer", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(time.Minute, "the writer gone", func() (bool, string) {
+	e.waitFor(condTimeout, "the writer gone", func() (bool, string) {
 		_, err := e.kube.CoreV1().Pods(ns).Get(e.ctx, "writer", metav1.GetOptions{})
 		return err != nil, fmt.Sprint(err)
 	})
@@ -87,7 +86,7 @@ func TestIntegrationVolumeKeepsData(t *testing.T) {
 	for _, n := range []string{"node-1", "node-2", "node-3"} {
 		e.taint(n)
 	}
-	e.waitVolume(time.Minute, vol, "faulted", robustness("faulted"))
+	e.waitVolume(condTimeout, vol, "faulted", robustness("faulted"))
 	var out bytes.Buffer
 	code, err := kube.Exec(e.ctx, e.cfg, kube.ExecRequest{Namespace: ns, Pod: "reader", Command: []string{"md5sum", "/data/file"}, Stdout: &out, Stderr: &out})
 	if err != nil || code == 0 || !strings.Contains(out.String(), "No such file or directory") {
@@ -112,7 +111,7 @@ func (e *env) dataPod(ns, name, node string) {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { _ = e.kube.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{}) })
-	e.waitFor(time.Minute, name+" running with its volume attached on "+node, func() (bool, string) {
+	e.waitFor(condTimeout, name+" running with its volume attached on "+node, func() (bool, string) {
 		p, err := e.kube.CoreV1().Pods(ns).Get(e.ctx, name, metav1.GetOptions{})
 		if err != nil || p.Status.Phase != corev1.PodRunning {
 			return false, fmt.Sprintf("pod: %v %v", p.Status.Phase, err)

@@ -109,9 +109,19 @@ func (e *env) failureVolume(name string, replicas int) (nodes []string, free []s
 	obj["spec"].(map[string]any)["size"] = rebuildSize
 	obj["spec"].(map[string]any)["staleReplicaTimeout"] = 2880
 	e.createLH(volumeGVR, obj)
-	e.waitFor(condTimeout, name+" detached with its VolumeAttachment", func() (bool, string) {
+	// Detached is not enough: right after a cluster starts, a Longhorn node
+	// may not be schedulable yet, and Longhorn then leaves the volume
+	// detached with fewer replicas than asked (Scheduled False) until it is.
+	e.waitFor(condTimeout, fmt.Sprintf("%s detached with its VolumeAttachment and %d scheduled replicas", name, replicas), func() (bool, string) {
 		v := e.getLH(volumeGVR, name)
-		return str(v, "status", "state") == "detached" && e.getLH(lhvaGVR, name) != nil, "state=" + str(v, "status", "state")
+		scheduled := 0
+		for _, r := range e.replicasOf(name) {
+			if str(&r, "spec", "nodeID") != "" {
+				scheduled++
+			}
+		}
+		return str(v, "status", "state") == "detached" && e.getLH(lhvaGVR, name) != nil && scheduled == replicas,
+			fmt.Sprintf("state=%s, %d scheduled replicas", str(v, "status", "state"), scheduled)
 	})
 	for _, r := range e.replicasOf(name) {
 		nodes = append(nodes, str(&r, "spec", "nodeID"))
@@ -247,7 +257,7 @@ func TestIntegrationNodeTaintedRebuildsElsewhere(t *testing.T) {
 		r := e.getLH(replicaGVR, lost.GetName())
 		return !notFailed(r) && str(r, "status", "currentState") == "stopped", describeReplicas(e.replicasOf(vol))
 	})
-	e.waitVolume(time.Minute, vol, "healthy again", attachedHealthy(attachNode))
+	e.waitVolume(condTimeout, vol, "healthy again", attachedHealthy(attachNode))
 	recovered := time.Since(start)
 	rebuilt := e.replicaOn(vol, spare, notFailed)
 	if rebuilt == nil {
@@ -300,7 +310,7 @@ func TestIntegrationNodeReturnsReusesReplica(t *testing.T) {
 		return !notFailed(e.getLH(replicaGVR, lost.GetName())), describeReplicas(e.replicasOf(vol))
 	})
 	untaint()
-	took := e.waitVolume(time.Minute, vol, "healthy with the replica reused", attachedHealthy(attachNode))
+	took := e.waitVolume(condTimeout, vol, "healthy with the replica reused", attachedHealthy(attachNode))
 	rs := e.replicasOf(vol)
 	if len(rs) != 2 || e.replicaOn(vol, downNode, notFailed) == nil || e.replicaOn(vol, downNode, notFailed).GetName() != lost.GetName() {
 		t.Errorf("replicas %s, want the two originals with %s reused", describeReplicas(rs), lost.GetName())
@@ -350,7 +360,7 @@ func TestIntegrationKubeNodeDeleted(t *testing.T) {
 	if got := e.lhNodeReady(downNode); got != "False/"+nodeReasonKubernetesNodeGone {
 		t.Errorf("Longhorn node %s Ready = %s, want False/%s", downNode, got, nodeReasonKubernetesNodeGone)
 	}
-	e.waitVolume(time.Minute, vol, "healthy on the free node", attachedHealthy(attachNode))
+	e.waitVolume(condTimeout, vol, "healthy on the free node", attachedHealthy(attachNode))
 	recovered := time.Since(start)
 	if e.replicaOn(vol, spare, notFailed) == nil {
 		t.Errorf("no replica rebuilt on %s: %s", spare, describeReplicas(e.replicasOf(vol)))
@@ -362,7 +372,7 @@ func TestIntegrationKubeNodeDeleted(t *testing.T) {
 
 	recreate()
 	recreated = true
-	e.waitFor(time.Minute, "Longhorn node "+downNode+" Ready again", func() (bool, string) {
+	e.waitFor(condTimeout, "Longhorn node "+downNode+" Ready again", func() (bool, string) {
 		got := e.lhNodeReady(downNode)
 		return got == "True/", got
 	})
@@ -392,7 +402,7 @@ func TestIntegrationDeletedReplicaIsRebuilt(t *testing.T) {
 	})
 	// The volume reads healthy until the volume controller has seen the
 	// deletion, so "healthy again" also needs a replacement RW in the engine.
-	e.waitVolume(time.Minute, vol, "healthy again with a replacement replica", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "healthy again with a replacement replica", func(v *unstructured.Unstructured) bool {
 		m, _, _ := unstructured.NestedStringMap(e.getLH(engineGVR, engineName(vol)).Object, "status", "replicaModeMap")
 		rw := 0
 		for name, mode := range m {

@@ -87,7 +87,7 @@ func (e *env) startSim(opts Options) (stop func()) {
 	}
 	e.t.Cleanup(stop)
 	// Run installs the CRDs before it starts; wait until they serve.
-	e.waitFor(time.Minute, "Longhorn CRDs served", func() (bool, string) {
+	e.waitFor(condTimeout, "Longhorn CRDs served", func() (bool, string) {
 		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{Limit: 1})
 		return err == nil, fmt.Sprint(err)
 	})

@@ -77,7 +77,7 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	}
 	for i := 1; i <= 10; i++ {
 		name := fmt.Sprintf("it-jam-bi-%d", i)
-		e.waitFor(time.Minute, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
+		e.waitFor(condTimeout, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
 	}
 
 	start := time.Now()

@@ -230,7 +230,7 @@ func TestIntegrationQueueMetricsShowTheJam(t *testing.T) {
 	}
 	for i := 1; i <= 10; i++ {
 		name := fmt.Sprintf("it-qm-bi-%d", i)
-		e.waitFor(time.Minute, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
+		e.waitFor(condTimeout, name+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, name)) })
 	}
 	for i := 0; i < n; i++ {
 		obj := volumeObj(fmt.Sprintf("it-qm-vol-%03d", i), fmt.Sprintf("it-qm-bi-%d", 1+i%5))
@@ -303,7 +303,7 @@ func TestIntegrationManagersMetricsVersions(t *testing.T) {
 	for _, tt := range tests {
 		stop := e.startSim(Options{MetricsVersion: tt.version})
 		var all model.Vector
-		e.waitFor(time.Minute, "the managers of "+tt.version+" serve the volume", func() (bool, string) {
+		e.waitFor(condTimeout, "the managers of "+tt.version+" serve the volume", func() (bool, string) {
 			pods := e.managerPods()
 			if len(pods) != 3 {
 				return false, fmt.Sprintf("%d managers", len(pods))

@@ -19,7 +19,7 @@ import (
 func (e *env) waitWebhook() {
 	e.t.Helper()
 	probe := backingImageObj("it-webhook-probe")
-	e.waitFor(time.Minute, "the admission webhook active", func() (bool, string) {
+	e.waitFor(condTimeout, "the admission webhook active", func() (bool, string) {
 		u := &unstructured.Unstructured{Object: probe}
 		u.SetNamespace(Namespace)
 		got, err := e.dyn.Resource(backingImageGVR).Namespace(Namespace).Create(e.ctx, u.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -204,13 +204,19 @@ func TestIntegrationWebhookSetting(t *testing.T) {
 	// The simulator creates Longhorn's settings at start; set this one for
 	// the test (restored after it).
 	e.setSetting(settingDefaultMinBICopies, "2")
-	got, err := e.createRaw(backingImageGVR, backingImageObj("it-wh-setting-bi"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := fieldInt(got.Object, "spec", "minNumberOfCopies"); n != 2 {
-		t.Errorf("minNumberOfCopies = %d, want 2 from the setting", n)
-	}
+	// The webhook reads settings from its informer cache, as Longhorn's
+	// does: the new value reaches it shortly after the write. Wait for it
+	// with dry-run creates, which the webhook answers like real ones.
+	e.waitFor(condTimeout, "the webhook to default minNumberOfCopies to 2 from the setting", func() (bool, string) {
+		u := &unstructured.Unstructured{Object: backingImageObj("it-wh-setting-bi")}
+		u.SetNamespace(Namespace)
+		got, err := e.dyn.Resource(backingImageGVR).Namespace(Namespace).Create(e.ctx, u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return false, err.Error()
+		}
+		n := fieldInt(got.Object, "spec", "minNumberOfCopies")
+		return n == 2, fmt.Sprintf("minNumberOfCopies = %d", n)
+	})
 }
 
 // TestIntegrationWebhookStopRemovesConfiguration: a stopped simulator
