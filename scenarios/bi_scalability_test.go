@@ -44,12 +44,17 @@ func runScenario(t *testing.T, kubeconfig string, extra ...string) (string, erro
 // volume attaches in about a second here, and a test must not fail because
 // a shared machine is slow.
 func TestBIScalabilityPassesOnFixedLonghorn(t *testing.T) {
-	out, err := runScenario(t, clustertest.Kubeconfig(t), ciScale...)
+	dir := t.TempDir()
+	out, err := runScenario(t, clustertest.Kubeconfig(t), append(append([]string{}, ciScale...), "--report-dir", dir)...)
 	if err != nil {
 		t.Fatalf("want a pass, got %v", err)
 	}
 	if !strings.Contains(out, "OK bi-scalability") || !strings.Contains(out, "left 0") {
 		t.Errorf("summary does not say passed and left nothing:\n%s", out)
+	}
+	// The fixed replica queue adds without rate limit: no retries.
+	if retries, absent := probeMeasured(t, dir, "create-and-attach", "replicaQueueRetries"); absent || retries > 5 {
+		t.Errorf("replica queue retries during create-and-attach: %.1f/s (absent %v), want about 0", retries, absent)
 	}
 }
 
@@ -115,7 +120,8 @@ func TestBIScalabilityCatchesTheQueueJam(t *testing.T) {
 	t.Logf("%d volumes and 10 backing images in %v", jamEnvVolumes, time.Since(start).Round(time.Second))
 	waitForJam(ctx, t, meter)
 
-	out, err := runScenario(t, c.Kubeconfig(), "--set", "replicas=1",
+	dir := t.TempDir()
+	out, err := runScenario(t, c.Kubeconfig(), "--set", "replicas=1", "--report-dir", dir,
 		"--set", "attachBudget="+jamBudget.String(), "--set", "deleteBudget="+jamBudget.String())
 	if !errors.Is(err, cli.ErrFailed) {
 		t.Fatalf("want the scenario to fail (exit 1), got %v", err)
@@ -137,6 +143,11 @@ func TestBIScalabilityCatchesTheQueueJam(t *testing.T) {
 	}
 	if !strings.Contains(out, "left 0") {
 		t.Errorf("a failed run left objects behind:\n%s", out)
+	}
+	// The report shows the jam: every enqueue of the legacy replica queue
+	// is rate-limited, and each resync makes thousands (3,960 here).
+	if retries, absent := probeMeasured(t, dir, "create-and-attach", "replicaQueueRetries"); absent || retries < 100 {
+		t.Errorf("replica queue retries during create-and-attach: %.1f/s (absent %v), want the jam's hundreds a second", retries, absent)
 	}
 }
 
