@@ -90,10 +90,10 @@ func TestLoadErrors(t *testing.T) {
 		{"two kinds", "name: x\nsteps:\n  - echo: {text: a}\n    echo2: {}\n", []string{`plan.yaml:4:5: unknown key "echo2", did you mean "echo"?`}},
 		{"bad duration", "name: x\ntimeout: 2 hours\nsteps:\n  - echo: {text: a}\n", []string{`plan.yaml:2:10: expected a duration such as 30s, 5m or 1h30m, got "2 hours"`}},
 		{"wrong type", "name: x\nsteps:\n  - echo: {text: [a]}\n", []string{`plan.yaml:3:18: expected a string, got a list`}},
-		{"undefined var in template", "name: x\nsteps:\n  - echo: {text: \"hi ${{ who }}\"}\n", []string{`plan.yaml:3:26: unknown name who`}},
+		{"undefined var in template", "name: x\nsteps:\n  - echo: {text: \"hi ${{ who }}\"}\n", []string{`plan.yaml:3:26: unknown name who (known names: runID)`}},
 		{"not boolean", "name: x\nsteps:\n  - echo: {text: a, check: 1 + 1}\n", []string{`plan.yaml:3:28: expected bool, but got int`}},
 		{"int expected", "name: x\nvars: {w: hello}\nsteps:\n  - echo: {text: a, n: \"w == 'x'\"}\n", []string{`plan.yaml:4:25: expected an integer, but "w == 'x'" is of type bool`}},
-		{"output used before set", "name: x\nsteps:\n  - echo: {text: \"${{ later }}\"}\n  - echo: {text: a, outputs: {later: \"1\"}}\n", []string{`plan.yaml:3:23: unknown name later`}},
+		{"output used before set", "name: x\nsteps:\n  - echo: {text: \"${{ later }}\"}\n  - echo: {text: a, outputs: {later: \"1\"}}\n", []string{`plan.yaml:3:23: unknown name later (known names: runID)`}},
 		{"reserved var", "name: x\nvars: {object: 1}\nsteps:\n  - echo: {text: a}\n", []string{`plan.yaml:2:8: variable name "object" is reserved (it names a value the runner provides)`}},
 		{"empty steps", "name: x\nsteps: []\n", []string{`plan.yaml:2:8: a plan needs at least one step`}},
 		{"unterminated", "name: x\nsteps:\n  - echo: {text: \"a ${{ b\"}\n", []string{`plan.yaml:3:21: unterminated ${{: expected }}`}},
@@ -127,7 +127,7 @@ func TestBlockScalarPositions(t *testing.T) {
 		t.Fatal("want an error")
 	}
 	r := err.(*engine.InvalidError).Render()
-	want := "plan.yaml:6:17: unknown name nope\n          two ${{ nope }}\n                  ^\n"
+	want := "plan.yaml:6:17: unknown name nope (known names: runID)\n          two ${{ nope }}\n                  ^\n"
 	if r != want {
 		t.Errorf("render:\n%s\nwant:\n%s", r, want)
 	}
