@@ -206,7 +206,7 @@ func varText(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(jsonable(v))
 	if err != nil {
 		return fmt.Sprint(v)
 	}
