@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,11 +32,17 @@ type runOptions struct {
 	dryRun         bool
 	reportDir      string
 	cpuProfile     string
+	sel            selection
+	parallel       int
+	meta           []string
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	o.in.addFlags(f)
+	o.sel.addRunFlags(f)
+	f.IntVar(&o.parallel, "parallel", 1, "run up to N cells at once against the cluster; cells that share a lock never overlap, a cell holding the lock cluster runs alone")
+	f.StringArrayVar(&o.meta, "meta", nil, "key=value stored in report.json (meta) for report compare and trend, e.g. longhorn=v1.9.2 (repeatable)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
 	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context to use")
 	f.StringVar(&o.cleanup, "cleanup", "", "when to delete what the plan created: always, on-success or never (default: the plan's cleanup)")
@@ -73,10 +80,29 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	default:
 		return fmt.Errorf("%w: --cleanup %q: use always, on-success or never", ErrUsage, o.cleanup)
 	}
-	plans, err := loadPlans(files, o.in)
+	meta, err := parseMeta(o.meta)
+	if err != nil {
+		return err
+	}
+	if o.parallel < 1 {
+		return fmt.Errorf("%w: --parallel %d: give 1 or more", ErrUsage, o.parallel)
+	}
+	s, err := loadSuite(files, o.in, o.sel)
 	if err != nil {
 		renderInvalid(o.streams.Err, err)
 		return err
+	}
+	plans := s.Plans
+	if len(plans) == 0 {
+		what := "the plans given"
+		if s.Shard != nil {
+			what = "shard " + s.Shard.String()
+		}
+		log.Warn().Msg("no cells to run in " + what + " (after --selector, --shard and --rerun-failed)")
+		if o.reportDir != "" {
+			return writeReport(o, files, meta, nil, nil, "")
+		}
+		return nil
 	}
 	client, err := kube.New(kube.Options{Kubeconfig: o.kubeconfig, Context: o.kubeContext, QPS: o.qps, Burst: o.burst})
 	if err != nil {
@@ -101,7 +127,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		if ctx.Err() != nil {
 			break
 		}
-		log.Info().Str("plan", p.Name).Str("file", p.File).Msg("running")
+		log.Info().Str("plan", p.Name).Str("cell", p.ID).Str("file", p.File).Msg("running")
 		res := engine.Run(ctx, p, engine.RunOptions{
 			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
@@ -116,7 +142,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	observer.Stop()
 	err = worst(ctx, results)
 	if o.reportDir != "" {
-		if rerr := writeReport(o, results, client, server); rerr != nil {
+		if rerr := writeReport(o, files, meta, results, client, server); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}
@@ -157,4 +183,20 @@ func worst(ctx context.Context, results []*result.Plan) error {
 		return fmt.Errorf("%w: %v", ErrFailed, failed)
 	}
 	return nil
+}
+
+// parseMeta reads --meta key=value pairs.
+func parseMeta(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%w: --meta %q: expected key=value", ErrUsage, p)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
