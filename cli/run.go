@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
+	"github.com/scenario-runner/runner/schedule"
 )
 
 type runOptions struct {
@@ -119,27 +123,10 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	}
 	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Str("client_limit", client.ClientLimit()).Msg("connected")
 
-	observer, log := newObserver(o, log)
-	defer observer.Stop()
-
-	var results []*result.Plan
-	for _, p := range plans {
-		if ctx.Err() != nil {
-			break
-		}
-		log.Info().Str("plan", p.Name).Str("cell", p.ID).Str("file", p.File).Msg("running")
-		res := engine.Run(ctx, p, engine.RunOptions{
-			Cluster: client, Log: log, Observer: observer,
-			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
-			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
-		})
-		results = append(results, res)
-		printResult(o.streams.Out, res)
-	}
+	results := runCells(ctx, o, log, plans, client, server)
 	if len(results) > 1 {
 		printTotals(o.streams.Out, results)
 	}
-	observer.Stop()
 	err = worst(ctx, results)
 	if o.reportDir != "" {
 		if rerr := writeReport(o, files, meta, results, client, server); rerr != nil {
@@ -199,4 +186,53 @@ func parseMeta(pairs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// runCells runs the plans (cells): one after another, or with --parallel
+// up to N at once under their locks (package schedule). Each cell has its
+// own run id, cleanup and result; with --parallel its log lines carry its
+// cell id. Results are printed as cells end and returned in the order of
+// plans, without the cells an interrupt kept from starting.
+func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*engine.Plan, client *kube.Client, server string) []*result.Plan {
+	policy := result.CleanupPolicy(o.cleanup)
+	results := make([]*result.Plan, len(plans))
+	var printMu sync.Mutex
+	runOne := func(ctx context.Context, i int, log zerolog.Logger, observer engine.Observer) {
+		p := plans[i]
+		log.Info().Str("plan", p.Name).Str("cell", p.ID).Str("file", p.File).Msg("running")
+		res := engine.Run(ctx, p, engine.RunOptions{
+			Cluster: client, Log: log, Observer: observer,
+			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
+			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
+		})
+		results[i] = res
+		printMu.Lock()
+		printResult(o.streams.Out, res)
+		printMu.Unlock()
+	}
+	if o.parallel <= 1 || len(plans) == 1 {
+		observer, log := newObserver(o, log)
+		defer observer.Stop()
+		for i := range plans {
+			if ctx.Err() != nil {
+				break
+			}
+			runOne(ctx, i, log, observer)
+		}
+	} else {
+		jobs := make([]schedule.Job, len(plans))
+		for i, p := range plans {
+			jobs[i] = schedule.Job{ID: p.ID, Locks: p.Locks}
+		}
+		log.Info().Int("cells", len(plans)).Int("parallel", o.parallel).Msg("running cells in parallel (cells that share a lock never overlap; a cell holding cluster runs alone)")
+		tty := isTerminal(o.streams.Err)
+		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, i int) {
+			clog := log.With().Str("cell", plans[i].ID).Logger()
+			observer := newLogObserver(clog, tty)
+			observer.Start()
+			defer observer.Stop()
+			runOne(ctx, i, clog, observer)
+		})
+	}
+	return slices.DeleteFunc(results, func(r *result.Plan) bool { return r == nil })
 }
