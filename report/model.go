@@ -104,6 +104,14 @@ type Plan struct {
 	Cleanup         *Cleanup          `json:"cleanup,omitempty"`
 }
 
+// Title names the plan's run for people: its cell id, or its name.
+func (p *Plan) Title() string {
+	if p.ID != "" {
+		return p.ID
+	}
+	return p.Name
+}
+
 // Diagnostic is one piece of evidence collected after a failure.
 type Diagnostic struct {
 	Step    string   `json:"step" doc:"The failed step it was collected for."`
