@@ -76,11 +76,7 @@ func compiledSchema(reg *engine.Registry) (*jsonschema.Schema, error) {
 // each violation at the YAML position of the offending value. It runs after
 // the engine's own checks, which give better messages; a violation here
 // means the schema and the Go types disagree.
-func checkSchema(file string, reg *engine.Registry) error {
-	s, err := compiledSchema(reg)
-	if err != nil {
-		return fmt.Errorf("compiling the plan schema: %w", err)
-	}
+func checkSchema(file string, s *jsonschema.Schema) error {
 	data, err := files.ReadFile(file)
 	if err != nil {
 		return err
