@@ -144,7 +144,7 @@ func suitesSection(b *strings.Builder, r *Results) {
 		if run.Parallel > 1 {
 			name = fmt.Sprintf("--parallel %d", run.Parallel)
 		}
-		p("| %s | %.1f | %s | %.1f ms | %s | %d |\n", name, run.WallSeconds, fmtDur(run.WallSeconds/float64(s.Plans)), run.OwnMSPerPlan, verbs(run.Requests), run.Exit)
+		p("| %s | %.1f | %.1f ms | %.1f ms | %s | %d |\n", name, run.WallSeconds, run.WallSeconds/float64(s.Plans)*1000, run.OwnMSPerPlan, verbs(run.Requests), run.Exit)
 	}
 	p("\n`runner list` over %d plan files: %.2f s (exit %d). `runner report merge` of %d report.json files: %.2f s (exit %d).\n\n", s.ListFiles, s.ListSeconds, s.ListExit, s.MergeReports, s.MergeSeconds, s.MergeExit)
 	p("Shard balance on a skewed synthetic suite of %d plans (a tenth of 10–20 min listed first, a quarter of 2–4 min, the rest 5–60 s): the largest shard's estimate over the mean.\n\n", SuiteBalancePlans)
