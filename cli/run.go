@@ -197,18 +197,19 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*e
 	policy := result.CleanupPolicy(o.cleanup)
 	results := make([]*result.Plan, len(plans))
 	var printMu sync.Mutex
+	print := func(res *result.Plan) {
+		printMu.Lock()
+		defer printMu.Unlock()
+		printResult(o.streams.Out, res)
+	}
 	runOne := func(ctx context.Context, i int, log zerolog.Logger, observer engine.Observer) {
 		p := plans[i]
 		log.Info().Str("plan", p.Name).Str("cell", p.ID).Str("file", p.File).Msg("running")
-		res := engine.Run(ctx, p, engine.RunOptions{
+		results[i] = engine.Run(ctx, p, engine.RunOptions{
 			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
 			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
 		})
-		results[i] = res
-		printMu.Lock()
-		printResult(o.streams.Out, res)
-		printMu.Unlock()
 	}
 	if o.parallel <= 1 || len(plans) == 1 {
 		observer, log := newObserver(o, log)
@@ -218,20 +219,36 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*e
 				break
 			}
 			runOne(ctx, i, log, observer)
+			print(results[i])
 		}
+		return slices.DeleteFunc(results, func(r *result.Plan) bool { return r == nil })
+	}
+	jobs := make([]schedule.Job, len(plans))
+	for i, p := range plans {
+		jobs[i] = schedule.Job{ID: p.ID, Locks: p.Locks}
+	}
+	log.Info().Int("cells", len(plans)).Int("parallel", o.parallel).Msg("running cells in parallel (cells that share a lock never overlap; a cell holding cluster runs alone)")
+	tty := isTerminal(o.streams.Err)
+	if tty && o.logFormat == "console" {
+		// One live line per running cell; logs and summaries above them.
+		live := newCellsLive(o.streams.Err, time.Now, terminalWidth(o.streams.Err))
+		live.Start()
+		defer live.Stop()
+		log = log.Output(consoleWriter(live.logWriter(), false))
+		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, i int) {
+			observer := live.cell(plans[i].ID)
+			runOne(ctx, i, log.With().Str("cell", plans[i].ID).Logger(), observer)
+			live.done(observer)
+			live.above(func() { print(results[i]) })
+		})
 	} else {
-		jobs := make([]schedule.Job, len(plans))
-		for i, p := range plans {
-			jobs[i] = schedule.Job{ID: p.ID, Locks: p.Locks}
-		}
-		log.Info().Int("cells", len(plans)).Int("parallel", o.parallel).Msg("running cells in parallel (cells that share a lock never overlap; a cell holding cluster runs alone)")
-		tty := isTerminal(o.streams.Err)
 		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, i int) {
 			clog := log.With().Str("cell", plans[i].ID).Logger()
 			observer := newLogObserver(clog, tty)
 			observer.Start()
-			defer observer.Stop()
 			runOne(ctx, i, clog, observer)
+			observer.Stop()
+			print(results[i])
 		})
 	}
 	return slices.DeleteFunc(results, func(r *result.Plan) bool { return r == nil })
