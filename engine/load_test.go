@@ -205,6 +205,7 @@ func FuzzLoad(f *testing.F) {
 		"name: x\nsteps:\n  - echo: {text: a, check: 'a ?? b'}\n",
 		"---\n---\n",
 		"name: x\nsteps:\n  - {}\n  - echo: &a {text: a}\n  - echo: *a\n",
+		"name: x\nlabels: {tier: a}\nlocks: [l]\nvars: {n: 1, s: a, f: 0.5}\nmatrix: {n: [1, 2], s: [a, b], f: [1, 2.5]}\nsteps:\n  - echo: {text: \"${{ n }}${{ runID }}\"}\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -221,6 +222,16 @@ func FuzzLoad(f *testing.F) {
 		p, err := engine.LoadBytes("fuzz.yaml", []byte(src), engine.LoadOptions{Registry: reg})
 		if err == nil && p == nil {
 			t.Fatal("nil plan without error")
+		}
+		if err == nil {
+			cells := p.Cells()
+			n := 1
+			for _, ax := range p.Matrix {
+				n *= len(ax.Values)
+			}
+			if len(cells) != n {
+				t.Fatalf("%d cells for a matrix of %d combinations", len(cells), n)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, engine.ErrInvalid) {
