@@ -32,7 +32,7 @@ type RunOptions struct {
 	// Server is the cluster's version, for the result.
 	Server string
 	// ReportDir, when set, is where a failed step's diagnostics are
-	// written (under diagnostics/<plan>/).
+	// written (under diagnostics/<cell id>/).
 	ReportDir string
 	// RunID names the run in the labels of what it creates; empty makes a
 	// new one (kube.NewRunID).
