@@ -27,6 +27,7 @@ func TestList(t *testing.T) {
 		{"github shards", []string{"list", "testdata/suite", "--shards", "2", "-o", "github"}, "cli/testdata/list-github-shards.golden"},
 		{"github cells", []string{"list", "testdata/suite/node", "testdata/suite/smoke.yaml", "-o", "github"}, "cli/testdata/list-github-cells.golden"},
 		{"pinned", []string{"list", "testdata/suite/volume", "--set-optional", "replicas=7"}, "cli/testdata/list-pinned.golden"},
+		{"validate a folder", []string{"validate", "testdata/suite", "scenarios/examples/pod-startup.yaml"}, "cli/testdata/validate-folder.golden"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
