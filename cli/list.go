@@ -127,6 +127,9 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// maxGitHubJobs is the most jobs one GitHub Actions matrix may have.
+const maxGitHubJobs = 256
+
 func writeGitHub(w io.Writer, entries []listEntry, shards []suite.Shard) error {
 	var include []any
 	if shards != nil {
@@ -147,6 +150,9 @@ func writeGitHub(w io.Writer, entries []listEntry, shards []suite.Shard) error {
 	}
 	if include == nil {
 		include = []any{}
+	}
+	if len(include) > maxGitHubJobs {
+		return fmt.Errorf("%w: %d matrix entries: GitHub Actions runs at most %d jobs per matrix; use --shards N", ErrUsage, len(include), maxGitHubJobs)
 	}
 	// One line: GitHub reads it from $GITHUB_OUTPUT as name=value.
 	enc := json.NewEncoder(w)

@@ -106,7 +106,9 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 3 cluster unreachable or unauthorized, 130 interrupted.`,
 		Example: `  runner scenarios/bi-scalability.yaml
   runner --set replicas=5 --set attachBudget=30s scenarios/bi-scalability.yaml
-  runner validate scenarios/*.yaml`,
+  runner validate scenarios/
+  runner --selector tier=nightly --parallel 4 --report-dir out scenarios/
+  runner --shard 2/4 --timings last/report.json scenarios/`,
 		Args:          cobra.MinimumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
