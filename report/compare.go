@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scenario-runner/runner/result"
@@ -78,7 +79,10 @@ type CellDiff struct {
 	Status   string         `json:"status"`
 	Baseline result.Outcome `json:"baseline,omitempty"`
 	Current  result.Outcome `json:"current,omitempty"`
-	Metrics  []MetricDiff   `json:"metrics,omitempty"`
+	// Error is the first line of the current run's error, for a cell that
+	// fails now.
+	Error   string       `json:"error,omitempty"`
+	Metrics []MetricDiff `json:"metrics,omitempty"`
 }
 
 // MetricDiff compares one timing of a cell: its duration, a step's
@@ -145,6 +149,9 @@ func Compare(base, cur Input, o CompareOptions) *Comparison {
 		default:
 			cd.Current = p.Outcome
 			bf, cf := failing(b.Outcome), failing(p.Outcome)
+			if cf {
+				cd.Error = firstLine(p.Error)
+			}
 			switch {
 			case !bf && cf:
 				cd.Status = StatusNewlyFailing
@@ -183,6 +190,15 @@ func Compare(base, cur Input, o CompareOptions) *Comparison {
 
 func side(in Input) Side {
 	return Side{File: in.File, Start: in.Report.Start, ClusterVersion: in.Report.Cluster.Version, Meta: in.Report.Meta, Outcome: in.Report.Outcome}
+}
+
+// firstLine is s up to its first newline, at most 200 runes.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
 }
 
 func failing(o result.Outcome) bool {

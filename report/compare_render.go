@@ -118,6 +118,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, " (%s → %s)", cd.Baseline, cd.Current)
 		}
 		fmt.Fprintln(w)
+		if cd.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", cd.Error)
+		}
 		for _, m := range cd.shown() {
 			fmt.Fprintf(w, "  %-10s %s: %s\n", m.Verdict, m.Name, m.change())
 		}
@@ -154,7 +157,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 			}
 			ms := cd.shown()
 			if len(ms) == 0 {
-				fmt.Fprintf(w, "| `%s` | %s | | | | | |\n", mdEscape(cd.ID), status)
+				fmt.Fprintf(w, "| `%s` | %s | %s | | | | |\n", mdEscape(cd.ID), status, mdEscape(cd.Error))
 			}
 			for i, m := range ms {
 				id := ""
@@ -236,6 +239,7 @@ h2{margin-top:1.5em}code{font-size:13px}
 <tr><th>outcome</th><td>{{.C.Baseline.Outcome}}</td><td>{{.C.Current.Outcome}}</td></tr>
 </table>
 {{range .Cells}}<h2 class="{{.Status}}"><code>{{.ID}}</code>: {{upper .Status}}{{if and .Baseline .Current}} ({{.Baseline}} → {{.Current}}){{end}}</h2>
+{{with .Error}}<pre>{{.}}</pre>{{end}}
 {{if .Metrics}}<table><tr><th>timing</th><th>baseline</th><th>current</th><th>change</th><th>p</th><th>samples</th><th>verdict</th></tr>
 {{range .Metrics}}<tr class="{{.Verdict}}"><td>{{.Name}}</td><td class="n">{{dur .BaselineSeconds}}</td><td class="n">{{dur .CurrentSeconds}}</td><td class="n">{{ratio .}}</td><td class="n">{{p .}}</td><td class="n">{{.BaselineSamples}} / {{.CurrentSamples}}</td><td>{{.Verdict}}</td></tr>
 {{end}}</table>{{end}}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,20 @@ func TestCompare(t *testing.T) {
 	o.MinDelta = 2 * time.Second
 	if c = Compare(Input{Report: base}, Input{Report: cur}, o); c.Regressions != 0 || !c.Failed() {
 		t.Errorf("--min-delta 2s: %d regressions, failed %v", c.Regressions, c.Failed())
+	}
+}
+
+func TestCompareNamesTheNewError(t *testing.T) {
+	b := cmpPlan("x", result.Passed, 1, 1)
+	c := cmpPlan("x", result.TimedOut, 1, 1)
+	c.Error = "step \"attach\": step timeout of 10m reached\nnot satisfied: ..."
+	cmp := Compare(Input{Report: &Report{Plans: []Plan{b}}}, Input{Report: &Report{Plans: []Plan{c}}}, DefaultCompareOptions())
+	if cmp.Cells[0].Error != `step "attach": step timeout of 10m reached` {
+		t.Errorf("error %q", cmp.Cells[0].Error)
+	}
+	var text strings.Builder
+	_ = cmp.WriteText(&text)
+	if !strings.Contains(text.String(), "  error: step \"attach\": step timeout of 10m reached\n") {
+		t.Errorf("text:\n%s", text.String())
 	}
 }
