@@ -3,7 +3,9 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -81,8 +83,11 @@ type CellDiff struct {
 	Current  result.Outcome `json:"current,omitempty"`
 	// Error is the first line of the current run's error, for a cell that
 	// fails now.
-	Error   string       `json:"error,omitempty"`
-	Metrics []MetricDiff `json:"metrics,omitempty"`
+	Error string `json:"error,omitempty"`
+	// VarsChanged lists the variables whose values differ between the two
+	// runs (name: baseline → current): their timings may not be comparable.
+	VarsChanged []string     `json:"varsChanged,omitempty"`
+	Metrics     []MetricDiff `json:"metrics,omitempty"`
 }
 
 // MetricDiff compares one timing of a cell: its duration, a step's
@@ -148,6 +153,7 @@ func Compare(base, cur Input, o CompareOptions) *Comparison {
 			cd.Status = StatusMissing
 		default:
 			cd.Current = p.Outcome
+			cd.VarsChanged = varsChanged(b.Vars, p.Vars)
 			bf, cf := failing(b.Outcome), failing(p.Outcome)
 			if cf {
 				cd.Error = firstLine(p.Error)
@@ -192,6 +198,24 @@ func side(in Input) Side {
 	return Side{File: in.File, Start: in.Report.Start, ClusterVersion: in.Report.Cluster.Version, Meta: in.Report.Meta, Outcome: in.Report.Outcome}
 }
 
+// varsChanged lists "name: a → b" for each variable that differs.
+func varsChanged(a, b map[string]any) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if _, ok := b[k]; !ok {
+			out = append(out, fmt.Sprintf("%s: %s → (none)", k, varText(a[k])))
+		} else if !reflect.DeepEqual(a[k], b[k]) {
+			out = append(out, fmt.Sprintf("%s: %s → %s", k, varText(a[k]), varText(b[k])))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if _, ok := a[k]; !ok {
+			out = append(out, fmt.Sprintf("%s: (none) → %s", k, varText(b[k])))
+		}
+	}
+	return out
+}
+
 // firstLine is s up to its first newline, at most 200 runes.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
@@ -227,6 +251,9 @@ func metrics(p *Plan) []metric {
 		for _, n := range statNames {
 			if v, ok := stats[n]; ok {
 				out = append(out, metric{name: path + " " + n, value: v, samples: samples})
+				if len(samples) == 1 {
+					break // one sample: every statistic is that sample
+				}
 			}
 		}
 	})

@@ -110,7 +110,7 @@ func (c *Comparison) sorted() []CellDiff {
 func (c *Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "baseline: %s\ncurrent:  %s\n", c.Baseline.label(), c.Current.label())
 	for _, cd := range c.sorted() {
-		if cd.Status == StatusSame && len(cd.shown()) == 0 {
+		if cd.Status == StatusSame && len(cd.shown()) == 0 && len(cd.VarsChanged) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "%-14s %s", strings.ToUpper(cd.Status), cd.ID)
@@ -120,6 +120,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintln(w)
 		if cd.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", cd.Error)
+		}
+		if len(cd.VarsChanged) > 0 {
+			fmt.Fprintf(w, "  note: the vars differ, timings may not compare: %s\n", strings.Join(cd.VarsChanged, ", "))
 		}
 		for _, m := range cd.shown() {
 			fmt.Fprintf(w, "  %-10s %s: %s\n", m.Verdict, m.Name, m.change())
@@ -154,6 +157,9 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 			status := cd.Status
 			if cd.Baseline != "" && cd.Current != "" && cd.Baseline != cd.Current {
 				status += fmt.Sprintf(" (%s → %s)", cd.Baseline, cd.Current)
+			}
+			if len(cd.VarsChanged) > 0 {
+				status += " ⚠️ vars differ: " + strings.Join(cd.VarsChanged, ", ")
 			}
 			ms := cd.shown()
 			if len(ms) == 0 {
@@ -240,6 +246,7 @@ h2{margin-top:1.5em}code{font-size:13px}
 </table>
 {{range .Cells}}<h2 class="{{.Status}}"><code>{{.ID}}</code>: {{upper .Status}}{{if and .Baseline .Current}} ({{.Baseline}} → {{.Current}}){{end}}</h2>
 {{with .Error}}<pre>{{.}}</pre>{{end}}
+{{with .VarsChanged}}<p>⚠ The vars differ, timings may not compare: {{range .}}<code>{{.}}</code> {{end}}</p>{{end}}
 {{if .Metrics}}<table><tr><th>timing</th><th>baseline</th><th>current</th><th>change</th><th>p</th><th>samples</th><th>verdict</th></tr>
 {{range .Metrics}}<tr class="{{.Verdict}}"><td>{{.Name}}</td><td class="n">{{dur .BaselineSeconds}}</td><td class="n">{{dur .CurrentSeconds}}</td><td class="n">{{ratio .}}</td><td class="n">{{p .}}</td><td class="n">{{.BaselineSamples}} / {{.CurrentSamples}}</td><td>{{.Verdict}}</td></tr>
 {{end}}</table>{{end}}

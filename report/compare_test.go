@@ -155,3 +155,15 @@ func TestCompareNamesTheNewError(t *testing.T) {
 		t.Errorf("text:\n%s", text.String())
 	}
 }
+
+func TestCompareVarsChanged(t *testing.T) {
+	b := cmpPlan("x", result.Passed, 1, 1)
+	b.Vars = map[string]any{"replicas": float64(25), "budget": "60s"}
+	c := cmpPlan("x", result.Passed, 1, 1)
+	c.Vars = map[string]any{"replicas": float64(8), "budget": "60s", "extra": true}
+	cmp := Compare(Input{Report: &Report{Plans: []Plan{b}}}, Input{Report: &Report{Plans: []Plan{c}}}, DefaultCompareOptions())
+	want := []string{"replicas: 25 → 8", "extra: (none) → true"}
+	if got := cmp.Cells[0].VarsChanged; strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

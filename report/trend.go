@@ -35,11 +35,15 @@ type TrendChart struct {
 }
 
 // TrendData is runner report trend's model: reports in the order of their
-// start times and, per cell, its charts.
+// start times and, per cell, its charts and its outcome in each report.
 type TrendData struct {
-	Points []TrendPoint `json:"points"`
-	Charts []TrendChart `json:"charts"`
+	Points   []TrendPoint                `json:"points"`
+	Charts   []TrendChart                `json:"charts"`
+	Outcomes map[string][]result.Outcome `json:"outcomes" doc:"Per cell, its outcome in each report (empty: it did not run)."`
 }
+
+// OutcomesOf is a cell's outcome in each report, for the page.
+func (t *TrendData) OutcomesOf(cell string) []result.Outcome { return t.Outcomes[cell] }
 
 // Trend lines up the timings of every cell over reports, ordered by their
 // start times. Only cells that passed contribute a value: a failed run's
@@ -47,7 +51,7 @@ type TrendData struct {
 func Trend(in []Input) *TrendData {
 	in = slices.Clone(in)
 	slices.SortStableFunc(in, func(a, b Input) int { return a.Report.Start.Compare(b.Report.Start) })
-	t := &TrendData{}
+	t := &TrendData{Outcomes: map[string][]result.Outcome{}}
 	charts := map[string]*TrendChart{}
 	var order []string
 	set := func(cell, title, series string, i int, v float64) {
@@ -68,6 +72,10 @@ func Trend(in []Input) *TrendData {
 	for i, r := range in {
 		t.Points = append(t.Points, TrendPoint{File: r.File, Label: pointLabel(r.Report)})
 		for _, p := range r.Report.Plans {
+			if t.Outcomes[p.ID] == nil {
+				t.Outcomes[p.ID] = make([]result.Outcome, len(in))
+			}
+			t.Outcomes[p.ID][i] = p.Outcome
 			if p.Outcome != result.Passed {
 				continue
 			}
@@ -178,18 +186,20 @@ var trendPage = template.Must(template.New("trend").Funcs(template.FuncMap{
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 h2{margin-top:1.5em}h3{margin:.8em 0 .2em;font-size:14px}.key span{margin-right:1em}
+.runs span{padding:1px 6px;border-radius:3px;background:#eee;margin-right:4px}.runs .failed,.runs .timed-out,.runs .interrupted{background:#fdd;color:#900}
 </style></head><body>
 <h1>Trend over {{len .T.Points}} report(s)</h1>
 <table><tr><th>#</th><th>run</th><th>report</th></tr>
 {{range $i, $p := .T.Points}}<tr><td>{{inc $i}}</td><td>{{$p.Label}}</td><td>{{$p.File}}</td></tr>
 {{end}}</table>
 {{$pts := .T.Points}}{{$cell := ""}}
-{{range .T.Charts}}{{if ne .Cell $cell}}{{$cell = .Cell}}<h2><code>{{.Cell}}</code></h2>{{end}}
+{{$t := .T}}{{range .T.Charts}}{{if ne .Cell $cell}}{{$cell = .Cell}}<h2><code>{{.Cell}}</code></h2>
+<p class="runs">{{range $i, $o := $t.OutcomesOf .Cell}}<span class="{{$o}}">{{inc $i}}: {{if $o}}{{$o}}{{else}}did not run{{end}}</span> {{end}}</p>{{end}}
 <h3>{{.Title}}</h3>
 <div class="key">{{range $i, $s := .Series}}<span style="color:{{color $i}}">■ {{$s.Name}} (last {{last $s}})</span>{{end}}</div>
 {{svg . $pts}}
 {{end}}
-<footer>Written by runner report trend. Only runs that passed give values. Self-contained: no scripts, nothing fetched.</footer>
+<footer>Written by runner report trend. Only runs that passed give values; the line under each cell says how each run ended. Self-contained: no scripts, nothing fetched.</footer>
 </body></html>
 `))
 
