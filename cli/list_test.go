@@ -45,6 +45,7 @@ func TestList(t *testing.T) {
 		{"list", "testdata/nope"},
 		{"list", "testdata/suite", "--timings", "testdata/suite/smoke.yaml"},
 		{"--shard", "3/2", "testdata/suite"},
+		{"--cell", "volume-attach[replicas=6,budget=1m]", "testdata/suite"},
 	} {
 		if _, _, err := run(t, args...); !errors.Is(err, ErrUsage) {
 			t.Errorf("%q: want a usage error, got %v", args, err)
@@ -143,6 +144,11 @@ func TestRerunFailed(t *testing.T) {
 	}
 	if want := []string{"node-drain", "volume-attach[replicas=25,budget=1m]"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+	// --cell picks cells by id.
+	s, err = loadSuite([]string{"testdata/suite"}, inputs{}, selection{cells: []string{"smoke", "volume-attach[replicas=5,budget=1m]"}})
+	if err != nil || len(s.Cells) != 2 || s.Cells[0].ID != "smoke" || s.Plans[1].Cell["budget"] != "1m" {
+		t.Errorf("--cell: %v %+v", err, s)
 	}
 	// A report of another schema version is a usage error naming the file.
 	bad := filepath.Join(t.TempDir(), "report.json")

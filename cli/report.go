@@ -65,6 +65,9 @@ func writeReport(o *runOptions, paths []string, meta map[string]string, results 
 	for _, t := range o.sel.timings {
 		args = append(args, "--timings", t)
 	}
+	for _, c := range o.sel.cells {
+		args = append(args, "--cell", c)
+	}
 	if o.parallel > 1 {
 		args = append(args, "--parallel", fmt.Sprint(o.parallel))
 	}

@@ -22,6 +22,7 @@ type selection struct {
 	timings     []string
 	shard       string
 	rerunFailed string
+	cells       []string
 }
 
 func (s *selection) addSelectorFlags(f *pflag.FlagSet) {
@@ -33,6 +34,7 @@ func (s *selection) addRunFlags(f *pflag.FlagSet) {
 	s.addSelectorFlags(f)
 	f.StringVar(&s.shard, "shard", "", "run only shard I of N (I/N) of the partition runner list --shards N prints (same --selector and --timings)")
 	f.StringVar(&s.rerunFailed, "rerun-failed", "", "run only the cells that failed, timed out or were interrupted in this report.json")
+	f.StringArrayVar(&s.cells, "cell", nil, "run only the cell with this id, e.g. 'bi-scalability[replicas=25]' (repeatable; a GitHub matrix entry of runner list -o github has it as id)")
 }
 
 // suitePlans are the cells an invocation runs, with the loaded plans.
@@ -101,6 +103,16 @@ func loadSuite(args []string, in inputs, sel selection) (*suitePlans, error) {
 			byID[c.ID] = c
 			cells = append(cells, cellOf(c))
 		}
+	}
+	if len(sel.cells) > 0 {
+		want := map[string]bool{}
+		for _, id := range sel.cells {
+			if _, ok := byID[id]; !ok {
+				return nil, fmt.Errorf("%w: --cell %s: no such cell among the plans given (runner list shows their ids)", ErrUsage, id)
+			}
+			want[id] = true
+		}
+		cells = suite.Only(cells, want)
 	}
 	cells = suite.Select(cells, selector)
 	if rerun != nil {
