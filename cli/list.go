@@ -34,9 +34,10 @@ matrices into cells and prints the cells that --selector picks.
 With --shards N the cells are packed into N shards that end together: each
 cell's estimate is the median of its durations in the --timings reports,
 else its plan's timeout, else 5m; the longest go first, each into the shard
-with the least time so far. The partition depends only on the cells and the
-timings, so "runner --shard I/N" with the same paths, --selector and
---timings runs exactly shard I.
+with the least time so far (with --parallel P, into the least loaded of the
+shards' P lanes each). The partition depends only on the cells, the timings
+and P, so "runner --shard I/N" with the same paths, --selector, --timings
+and --parallel runs exactly shard I.
 
 -o github prints {"include": [...]} for a GitHub Actions matrix
 (strategy.matrix: ${{ fromJSON(...) }}): one entry per shard with --shards,
@@ -53,6 +54,7 @@ else one per cell.`,
 	o.in.addFlags(f)
 	o.sel.addSelectorFlags(f)
 	f.IntVar(&o.shards, "shards", 0, "pack the cells into N shards that end together")
+	f.IntVar(&o.sel.parallel, "parallel", 1, "the --parallel each shard runs with: a shard is packed as that many lanes, its estimate is its longest lane")
 	f.StringVarP(&o.output, "output", "o", "table", "table, json or github")
 	return cmd
 }
@@ -92,7 +94,7 @@ func runList(streams Streams, o *listOptions, args []string) error {
 	var entries []listEntry
 	var shards []suite.Shard
 	if o.shards > 0 {
-		shards = suite.Partition(s.Cells, o.shards, s.Timings.Seconds)
+		shards = suite.PartitionParallel(s.Cells, o.shards, o.sel.parallel, s.Timings.Seconds)
 		for _, sh := range shards {
 			for _, c := range sh.Cells {
 				entries = append(entries, s.entry(c, sh.Index))

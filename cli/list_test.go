@@ -54,7 +54,7 @@ func TestList(t *testing.T) {
 }
 
 // TestShardsCoverEveryCell runs the selection of runner --shard I/N for
-// every I and N = 1..cells+1 and checks that each cell is in exactly one
+// every I and N = 1..cells+1, with --parallel 1 and 2, and checks that each cell is in exactly one
 // shard, the one runner list --shards N puts it in.
 func TestShardsCoverEveryCell(t *testing.T) {
 	t.Chdir("..")
@@ -75,48 +75,50 @@ func TestShardsCoverEveryCell(t *testing.T) {
 	for _, c := range all.Cells {
 		ids = append(ids, c.ID)
 	}
-	for n := 1; n <= len(ids)+1; n++ {
-		out, _, err := run(t, "list", "testdata/suite", "--shards", fmt.Sprint(n), "--timings", timings, "-o", "json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var listed []struct {
-			ID    string `json:"id"`
-			Shard int    `json:"shard"`
-		}
-		if err := json.Unmarshal([]byte(out), &listed); err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]int{}
-		for i := 1; i <= n; i++ {
-			s, err := loadSuite([]string{"testdata/suite"}, inputs{}, selection{shard: fmt.Sprintf("%d/%d", i, n), timings: []string{timings}})
+	for _, par := range []int{1, 2} {
+		for n := 1; n <= len(ids)+1; n++ {
+			out, _, err := run(t, "list", "testdata/suite", "--shards", fmt.Sprint(n), "--timings", timings, "--parallel", fmt.Sprint(par), "-o", "json")
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range s.Cells {
-				seen[c.ID]++
-				j := slices.IndexFunc(listed, func(e struct {
-					ID    string `json:"id"`
-					Shard int    `json:"shard"`
-				}) bool {
-					return e.ID == c.ID
-				})
-				if j < 0 || listed[j].Shard != i {
-					t.Errorf("n=%d: --shard %d/%d runs %s, list puts it in %+v", n, i, n, c.ID, listed[j])
+			var listed []struct {
+				ID    string `json:"id"`
+				Shard int    `json:"shard"`
+			}
+			if err := json.Unmarshal([]byte(out), &listed); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for i := 1; i <= n; i++ {
+				s, err := loadSuite([]string{"testdata/suite"}, inputs{}, selection{shard: fmt.Sprintf("%d/%d", i, n), timings: []string{timings}, parallel: par})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range s.Cells {
+					seen[c.ID]++
+					j := slices.IndexFunc(listed, func(e struct {
+						ID    string `json:"id"`
+						Shard int    `json:"shard"`
+					}) bool {
+						return e.ID == c.ID
+					})
+					if j < 0 || listed[j].Shard != i {
+						t.Errorf("n=%d: --shard %d/%d runs %s, list puts it in %+v", n, i, n, c.ID, listed[j])
+					}
 				}
 			}
-		}
-		var got []string
-		for id, k := range seen {
-			if k != 1 {
-				t.Errorf("n=%d: %s runs in %d shards", n, id, k)
+			var got []string
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("n=%d: %s runs in %d shards", n, id, k)
+				}
+				got = append(got, id)
 			}
-			got = append(got, id)
-		}
-		slices.Sort(got)
-		want := slices.Sorted(slices.Values(ids))
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("n=%d: shards ran %q, want %q", n, got, want)
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(ids))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("n=%d: shards ran %q, want %q", n, got, want)
+			}
 		}
 	}
 }

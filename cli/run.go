@@ -18,6 +18,7 @@ import (
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/schedule"
+	"github.com/scenario-runner/runner/suite"
 )
 
 type runOptions struct {
@@ -91,6 +92,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	if o.parallel < 1 {
 		return fmt.Errorf("%w: --parallel %d: give 1 or more", ErrUsage, o.parallel)
 	}
+	o.sel.parallel = o.parallel
 	s, err := loadSuite(files, o.in, o.sel)
 	if err != nil {
 		renderInvalid(o.streams.Err, err)
@@ -123,7 +125,7 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	}
 	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Str("client_limit", client.ClientLimit()).Msg("connected")
 
-	results := runCells(ctx, o, log, plans, client, server)
+	results := runCells(ctx, o, log, s, client, server)
 	if len(results) > 1 {
 		printTotals(o.streams.Out, results)
 	}
@@ -193,7 +195,8 @@ func parseMeta(pairs []string) (map[string]string, error) {
 // own run id, cleanup and result; with --parallel its log lines carry its
 // cell id. Results are printed as cells end and returned in the order of
 // plans, without the cells an interrupt kept from starting.
-func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*engine.Plan, client *kube.Client, server string) []*result.Plan {
+func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, s *suitePlans, client *kube.Client, server string) []*result.Plan {
+	plans := s.Plans
 	policy := result.CleanupPolicy(o.cleanup)
 	results := make([]*result.Plan, len(plans))
 	var printMu sync.Mutex
@@ -223,9 +226,12 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*e
 		}
 		return slices.DeleteFunc(results, func(r *result.Plan) bool { return r == nil })
 	}
-	jobs := make([]schedule.Job, len(plans))
-	for i, p := range plans {
-		jobs[i] = schedule.Job{ID: p.ID, Locks: p.Locks}
+	// Longest first (by the --timings, else the plans' timeouts): a long
+	// cell started last would keep the run going alone.
+	order := suite.LongestFirst(s.Cells, s.Timings.Seconds)
+	jobs := make([]schedule.Job, len(order))
+	for k, i := range order {
+		jobs[k] = schedule.Job{ID: plans[i].ID, Locks: plans[i].Locks}
 	}
 	log.Info().Int("cells", len(plans)).Int("parallel", o.parallel).Msg("running cells in parallel (cells that share a lock never overlap; a cell holding cluster runs alone)")
 	tty := isTerminal(o.streams.Err)
@@ -235,14 +241,16 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, plans []*e
 		live.Start()
 		defer live.Stop()
 		log = log.Output(consoleWriter(live.logWriter(), false))
-		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, i int) {
+		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, k int) {
+			i := order[k]
 			observer := live.cell(plans[i].ID)
 			runOne(ctx, i, log.With().Str("cell", plans[i].ID).Logger(), observer)
 			live.done(observer)
 			live.above(func() { print(results[i]) })
 		})
 	} else {
-		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, i int) {
+		schedule.Run(ctx, jobs, o.parallel, func(ctx context.Context, k int) {
+			i := order[k]
 			clog := log.With().Str("cell", plans[i].ID).Logger()
 			observer := newLogObserver(clog, tty)
 			observer.Start()

@@ -23,6 +23,9 @@ type selection struct {
 	shard       string
 	rerunFailed string
 	cells       []string
+	// parallel is the --parallel the shards run with: shards are packed
+	// as that many lanes each.
+	parallel int
 }
 
 func (s *selection) addSelectorFlags(f *pflag.FlagSet) {
@@ -119,7 +122,7 @@ func loadSuite(args []string, in inputs, sel selection) (*suitePlans, error) {
 		cells = suite.Only(cells, rerun)
 	}
 	if out.Shard != nil {
-		cells = suite.Partition(cells, out.Shard.Count, out.Timings.Seconds)[out.Shard.Index-1].Cells
+		cells = suite.PartitionParallel(cells, out.Shard.Count, sel.parallel, out.Timings.Seconds)[out.Shard.Index-1].Cells
 	}
 	out.Cells = cells
 	for _, c := range cells {

@@ -95,8 +95,19 @@ type Shard struct {
 // more shards than cells some are empty. Within a shard cells keep the
 // order they were given in.
 func Partition(cells []Cell, n int, estimate func(Cell) float64) []Shard {
+	return PartitionParallel(cells, n, 1, estimate)
+}
+
+// PartitionParallel is Partition for shards that each run p cells at once
+// (runner --parallel p): a shard is p lanes, each cell goes, longest first,
+// into the lane with the least estimated time so far, and a shard's
+// estimate is its longest lane. With p = 1 it is Partition.
+func PartitionParallel(cells []Cell, n, p int, estimate func(Cell) float64) []Shard {
 	if n < 1 {
 		n = 1
+	}
+	if p < 1 {
+		p = 1
 	}
 	order := make([]int, len(cells))
 	est := make([]float64, len(cells))
@@ -109,22 +120,22 @@ func Partition(cells []Cell, n int, estimate func(Cell) float64) []Shard {
 		}
 		return cmp.Compare(cells[a].ID, cells[b].ID)
 	})
-	shards := make([]Shard, n)
+	lanes := make([]float64, n*p) // lane l belongs to shard l/p
 	members := make([][]int, n)
-	for i := range shards {
-		shards[i].Index = i + 1
-	}
 	for _, ci := range order {
 		best := 0
-		for s := 1; s < n; s++ {
-			if shards[s].EstimateSeconds < shards[best].EstimateSeconds {
-				best = s
+		for l := 1; l < len(lanes); l++ {
+			if lanes[l] < lanes[best] {
+				best = l
 			}
 		}
-		shards[best].EstimateSeconds += est[ci]
-		members[best] = append(members[best], ci)
+		lanes[best] += est[ci]
+		members[best/p] = append(members[best/p], ci)
 	}
+	shards := make([]Shard, n)
 	for s := range shards {
+		shards[s].Index = s + 1
+		shards[s].EstimateSeconds = slices.Max(lanes[s*p : (s+1)*p])
 		slices.Sort(members[s])
 		shards[s].Cells = []Cell{}
 		for _, ci := range members[s] {
@@ -132,4 +143,16 @@ func Partition(cells []Cell, n int, estimate func(Cell) float64) []Shard {
 		}
 	}
 	return shards
+}
+
+// LongestFirst returns the indexes of cells ordered by estimate, longest
+// first (ties keep their order): the order in which a parallel run starts
+// them, so that a long cell does not start last.
+func LongestFirst(cells []Cell, estimate func(Cell) float64) []int {
+	order := make([]int, len(cells))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(estimate(cells[b]), estimate(cells[a])) })
+	return order
 }

@@ -2,6 +2,7 @@ package suite
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -264,5 +265,43 @@ func TestUnfinished(t *testing.T) {
 	}}
 	if got := Unfinished(r); !reflect.DeepEqual(got, map[string]bool{"b": true, "c": true, "d": true}) {
 		t.Errorf("got %v", got)
+	}
+}
+
+func TestPartitionParallel(t *testing.T) {
+	cells, tm := skewed(17, 3)
+	for p := 1; p <= 4; p++ {
+		for n := 1; n <= len(cells)+1; n++ {
+			shards := PartitionParallel(cells, n, p, tm.Seconds)
+			seen := map[string]int{}
+			for _, s := range shards {
+				var sum, longest float64
+				for _, c := range s.Cells {
+					seen[c.ID]++
+					sum += tm.Seconds(c)
+					longest = max(longest, tm.Seconds(c))
+				}
+				if s.EstimateSeconds > sum+1e-9 || s.EstimateSeconds < longest-1e-9 || (p == 1 && math.Abs(s.EstimateSeconds-sum) > 1e-9) {
+					t.Errorf("p=%d n=%d shard %d: estimate %v, cells sum %v, longest %v", p, n, s.Index, s.EstimateSeconds, sum, longest)
+				}
+			}
+			if len(seen) != len(cells) {
+				t.Errorf("p=%d n=%d: %d of %d cells", p, n, len(seen), len(cells))
+			}
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("p=%d n=%d: %s in %d shards", p, n, id, k)
+				}
+			}
+			if !reflect.DeepEqual(shards, PartitionParallel(cells, n, p, tm.Seconds)) {
+				t.Errorf("p=%d n=%d: not deterministic", p, n)
+			}
+		}
+	}
+	order := LongestFirst(cells, tm.Seconds)
+	for i := 1; i < len(order); i++ {
+		if tm.Seconds(cells[order[i]]) > tm.Seconds(cells[order[i-1]]) {
+			t.Fatalf("LongestFirst: %v", order)
+		}
 	}
 }
