@@ -19,7 +19,7 @@ build:
 
 # Lint, unit and integration tests (on a local control plane started per test
 # binary), and a short fuzz of the plan loader.
-test: cluster-bins lint actionlint
+test: cluster-bins prometheus-bin lint actionlint
 	$(GO) test -count=1 -timeout 45m ./...
 	$(MAKE) fuzz
 

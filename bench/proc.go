@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,7 +103,25 @@ func Start(ctx context.Context, c Cmd) (*Running, error) {
 	cmd.Stdout, cmd.Stderr = pw, pw
 	r := &Running{cmd: cmd, done: make(chan struct{}), ready: make(chan struct{})}
 	r.res.Start = time.Now()
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that forked the child ends, and a
+	// thread ends with a goroutine that locked it (the local cluster's exec
+	// sandbox does, in this process): fork from a locked thread that lives
+	// until the child is reaped (golang/go#27505; localcluster does the same).
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		defer close(r.done)
+		err := cmd.Wait()
+		r.res.End = time.Now()
+		r.finish(err)
+	}()
+	if err := <-started; err != nil {
 		pw.Close()
 		pr.Close()
 		closeFile(logf)
@@ -114,12 +133,6 @@ func Start(ctx context.Context, c Cmd) (*Running, error) {
 		defer r.output.Done()
 		defer closeFile(logf)
 		r.copyOutput(pr, logf, c.Watch, c.Ready)
-	}()
-	go func() {
-		defer close(r.done)
-		err := cmd.Wait()
-		r.res.End = time.Now()
-		r.finish(err)
 	}()
 	go func() {
 		t := time.NewTimer(c.Timeout)

@@ -88,8 +88,10 @@ func Markdown(r *Results, jsonPath string) string {
 	wait(&b, r)
 	apiLoad(&b, r)
 	memory(&b, r)
+	execRoundTrip(&b, r)
 	seed(&b, r)
 	large(&b, r)
+	measureSection(&b, r)
 	suitesSection(&b, r)
 	if len(r.Commands) > 0 {
 		p("### Commands\n\n```\n")
@@ -586,6 +588,24 @@ func apiLoad(b *strings.Builder, r *Results) {
 	p("| tool | wall s | the tool's own requests (audit log) | requests to configmaps, whole cluster (by verb) | all requests, whole cluster | tool CPU s | exit |\n|---|---|---|---|---|---|---|\n")
 	for _, run := range a.Runs {
 		p("| %s | %.1f | %.0f (%s) | %.0f (%s) | %.0f | %.2f | %d |\n", run.Tool, run.Seconds, run.OwnTotal(), verbs(run.Own), run.TargetTotal(), verbs(run.Target), run.Total, run.CPU, run.Exit)
+	}
+	p("\n")
+}
+
+func execRoundTrip(b *strings.Builder, r *Results) {
+	e := r.Exec
+	if e == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("### Exec round trip\n\n")
+	p("`true` run %d times in one pod of the local cluster, whose exec endpoint is runner's confined one (`localcluster/podexec`): runner's exec step (each step's time, from report.json) against `kubectl exec` (one process per call, its start included), in ms.\n\n", e.Commands)
+	p("| tool | n | min | p50 | p90 | max |\n|---|---|---|---|---|---|\n")
+	for _, t := range []struct {
+		name string
+		s    Summary
+	}{{"runner exec", e.Runner}, {"kubectl exec", e.Kubectl}} {
+		p("| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", t.name, t.s.N, t.s.Min, t.s.P50, t.s.P90, t.s.Max)
 	}
 	p("\n")
 }

@@ -41,6 +41,8 @@ type Results struct {
 	Memory  *MemorySuite  `json:"memory,omitempty"`
 	Large   *LargeSuite   `json:"large,omitempty"`
 	Seed    []SeedRun     `json:"seed,omitempty"`
+	Exec    *ExecSuite    `json:"exec,omitempty"`
+	Measure *MeasureSuite `json:"measure,omitempty"`
 	// PlanSuite is the suites benchmark (many plans, list, merge, shards).
 	PlanSuite *SuitesBench   `json:"planSuite,omitempty"`
 	Errors    []string       `json:"errors,omitempty"`
@@ -275,4 +277,13 @@ func (r *Results) Write(dir string) (string, error) {
 	}
 	path := filepath.Join(dir, r.Date+".json")
 	return path, os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ExecSuite is the exec round trip on the local cluster: Commands runs of
+// `true` in one pod, runner's exec step (its time in report.json) against
+// kubectl exec (a process per call), in milliseconds.
+type ExecSuite struct {
+	Commands int     `json:"commands"`
+	Runner   Summary `json:"runnerMs"`
+	Kubectl  Summary `json:"kubectlMs"`
 }

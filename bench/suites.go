@@ -136,7 +136,7 @@ func suitesSection(b *strings.Builder, r *Results) {
 		return
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	p("### 7. Suites: many plans in one invocation\n\n")
+	p("### Suites: many plans in one invocation\n\n")
 	p("%d small plans (apply a ConfigMap named by `runID`, wait for it, delete it) in one `runner` invocation over their folder, serially and with `--parallel %d`; runner's CPU per plan is its own time, the encoding and decoding of its requests included, the waiting for the API server not.\n\n", s.Plans, s.Parallel)
 	p("| run | wall s | per plan | runner CPU per plan | requests (whole cluster) | exit |\n|---|---|---|---|---|---|\n")
 	for _, run := range s.Runs {

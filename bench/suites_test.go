@@ -37,7 +37,7 @@ func TestSuitesMarkdown(t *testing.T) {
 		Runs:    []SuiteRun{{Parallel: 1, WallSeconds: 100, OwnMSPerPlan: 6}, {Parallel: 8, WallSeconds: 18, OwnMSPerPlan: 7}},
 		Balance: []BalanceShard{{Shards: 4, LongestFirst: 1, Contiguous: 2.7}}}}
 	md := Markdown(r, "x.json")
-	for _, want := range []string{"### 7. Suites", "| --parallel 8 | 18.0 |", "5.56× (100.0 s → 18.0 s) | **met**", "| 4 | 1.00× | 2.70× |"} {
+	for _, want := range []string{"### Suites: many plans", "| --parallel 8 | 18.0 |", "5.56× (100.0 s → 18.0 s) | **met**", "| 4 | 1.00× | 2.70× |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -40,6 +40,7 @@ type runOptions struct {
 	sel            selection
 	parallel       int
 	meta           []string
+	allowCommands  bool
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -58,6 +59,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
+	f.BoolVar(&o.allowCommands, "allow-commands", false, "let command steps run programs on this machine (refused otherwise: a plan may come from a pull request)")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
 	// For benchmarks (bench/): where runner's own time goes.
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -94,6 +96,9 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 	}
 	o.sel.parallel = o.parallel
 	s, err := loadSuite(files, o.in, o.sel)
+	if err == nil && !o.allowCommands && !o.dryRun {
+		err = refuseLocal(onePerPlan(s.Plans))
+	}
 	if err != nil {
 		renderInvalid(o.streams.Err, err)
 		return err
@@ -136,6 +141,32 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		}
 	}
 	return err
+}
+
+// onePerPlan keeps the first cell of each plan file: the cells of a
+// matrix share their plan's steps.
+func onePerPlan(cells []*engine.Plan) []*engine.Plan {
+	seen := map[string]bool{}
+	var out []*engine.Plan
+	for _, p := range cells {
+		if !seen[p.File] {
+			seen[p.File] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// refuseLocal refuses, before anything touches the cluster, plans with
+// steps that run programs on this machine (engine.Kind.Local).
+func refuseLocal(plans []*engine.Plan) error {
+	var errs []error
+	for _, p := range plans {
+		if err := p.RefuseLocal(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // startCPUProfile profiles the process until stop is called.
@@ -211,7 +242,7 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, s *suitePl
 		results[i] = engine.Run(ctx, p, engine.RunOptions{
 			Cluster: client, Log: log, Observer: observer,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
-			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir,
+			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir, AllowLocal: o.allowCommands,
 		})
 	}
 	if o.parallel <= 1 || len(plans) == 1 {

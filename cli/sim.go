@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/scenario-runner/runner/localcluster"
+	"github.com/scenario-runner/runner/localcluster/podexec"
 	"github.com/scenario-runner/runner/longhornsim"
 )
 
@@ -44,16 +45,18 @@ type SimDeps struct {
 	// (longhornsim.Install).
 	InstallLonghornCRDs func(ctx context.Context, cfg *rest.Config, crds string) error
 	// RunLonghorn runs the Longhorn simulator until ctx ends
-	// (longhornsim.Run with Options{Mode: mode, CRDs: crds, Logger: log}).
-	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error
+	// RunLonghorn runs the Longhorn simulator until ctx ends
+	// (longhornsim.Run with Options{Mode: mode, CRDs: crds, DataDir: dataDir,
+	// MetricsVersion: metricsVersion, Logger: log}).
+	RunLonghorn func(ctx context.Context, cfg *rest.Config, mode, crds, dataDir, metricsVersion string, log zerolog.Logger) error
 }
 
 // newSimCommand is `sim` wired to the Longhorn simulator.
 func newSimCommand() *cobra.Command {
 	return NewSimCommand(SimDeps{
 		InstallLonghornCRDs: longhornsim.Install,
-		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode, crds string, log zerolog.Logger) error {
-			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, CRDs: crds, Logger: log})
+		RunLonghorn: func(ctx context.Context, cfg *rest.Config, mode, crds, dataDir, metricsVersion string, log zerolog.Logger) error {
+			return longhornsim.Run(ctx, cfg, longhornsim.Options{Mode: mode, CRDs: crds, DataDir: dataDir, MetricsVersion: metricsVersion, Logger: log})
 		},
 	})
 }
@@ -78,7 +81,7 @@ them (kubectl apply -f longhorn's deploy/longhorn.yaml CRDs), then
 sim longhorn --longhorn-crds=keep --kubeconfig DIR/kubeconfig.`,
 		SilenceUsage: true,
 	}
-	cmd.AddCommand(newUpCommand(deps), newDownCommand(deps), newStatusCommand(), newLonghornCommand(deps))
+	cmd.AddCommand(newUpCommand(deps), newDownCommand(deps), newStatusCommand(), newLonghornCommand(deps), newExecServerCommand(deps))
 	return cmd
 }
 
@@ -89,6 +92,8 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 		mode       string
 		crds       string
 		noLonghorn bool
+		prometheus bool
+		metricsVer string
 		gogc       int
 		timeout    time.Duration
 	)
@@ -110,7 +115,14 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 				return errors.New("this build has no Longhorn simulator wired in; use --no-longhorn")
 			}
 			ctx := cmd.Context()
-			opts := localcluster.Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout, GOGC: gogc}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("locating own executable: %w", err)
+			}
+			// The nodes' exec endpoint is this binary: `<path to sim> exec-server ...`.
+			simPath := strings.Fields(cmd.Parent().CommandPath())[1:]
+			opts := localcluster.Options{Dir: dir, Nodes: nodes, Logger: *deps.Logger, Detached: true, StartTimeout: timeout, GOGC: gogc,
+				ExecServer: append(append([]string{exe}, simPath...), "exec-server")}
 			if !noLonghorn {
 				opts.Hooks = append(opts.Hooks, func(ctx context.Context, cfg *rest.Config) error {
 					return deps.InstallLonghornCRDs(ctx, cfg, crds)
@@ -121,18 +133,28 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 				return err
 			}
 			if !noLonghorn {
-				exe, err := os.Executable()
-				if err != nil {
-					return errors.Join(fmt.Errorf("locating own executable: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
-				}
 				// Re-run this binary as `<path to sim> longhorn ...`, whatever the root is called.
-				args := append(strings.Fields(cmd.Parent().CommandPath())[1:], "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode, "--longhorn-crds", crds)
+				args := append(simPath, "longhorn", "--kubeconfig", c.Kubeconfig(), "--mode", mode, "--longhorn-crds", crds, "--data-dir", c.DataDir(),
+					"--metrics-version", metricsVer)
 				if err := c.StartProcess(ctx, longhornProcess, exe, args...); err != nil {
 					return errors.Join(fmt.Errorf("starting the Longhorn simulator: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
 				}
 			}
+			var promURL string
+			if prometheus {
+				bin, err := localcluster.PrometheusBin()
+				if err == nil {
+					promURL, err = c.StartPrometheus(ctx, bin)
+				}
+				if err != nil {
+					return errors.Join(fmt.Errorf("--prometheus: %w", err), localcluster.StopDir(ctx, c.Dir(), 10*time.Second))
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "kubeconfig: %s\n", c.Kubeconfig())
+			if promURL != "" {
+				fmt.Fprintf(out, "prometheus: %s (scrapes the API server and every longhorn-manager pod every 2s)\n", promURL)
+			}
 			fmt.Fprintf(out, "logs: %s\n", filepath.Join(c.Dir(), "logs"))
 			fmt.Fprintf(out, "export KUBECONFIG=%s\n", c.Kubeconfig())
 			return nil
@@ -143,10 +165,15 @@ func newUpCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&mode, "longhorn-mode", "default", "Longhorn simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
 	cmd.Flags().BoolVar(&noLonghorn, "no-longhorn", false, "do not install the Longhorn CRDs nor run the simulator")
+	cmd.Flags().StringVar(&metricsVer, "longhorn-metrics-version", longhornsim.DefaultMetricsVersion, metricsVersionHelp)
+	cmd.Flags().BoolVar(&prometheus, "prometheus", false, "also run Prometheus (built by `make prometheus-bin`), scraping the API server and the longhorn-manager pods; its URL is printed and written to DIR/prometheus/url")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long each readiness wait may take")
 	cmd.Flags().IntVar(&gogc, "gogc", 0, fmt.Sprintf("GOGC of every component (0: localcluster's default, %d; negative: the environment's)", localcluster.DefaultGOGC))
 	return cmd
 }
+
+const metricsVersionHelp = `Longhorn release whose metrics the simulated managers export: ` +
+	`before 1.3 no longhorn_workqueue_*, before 1.9 no engine or replica metrics, from 1.11 volume state and robustness labelled`
 
 const longhornCRDsHelp = `Longhorn CRDs: "install" applies the simulator's own (replacing installed ones), ` +
 	`"keep" leaves CRDs already installed alone (e.g. Longhorn's) and installs only missing ones`
@@ -254,7 +281,7 @@ func apiserverReady(ctx context.Context, kubeconfig string) error {
 }
 
 func newLonghornCommand(deps SimDeps) *cobra.Command {
-	var kubeconfig, mode, crds, pprofAddr string
+	var kubeconfig, mode, crds, pprofAddr, dataDir, metricsVersion string
 	cmd := &cobra.Command{
 		Use:   "longhorn",
 		Short: "Run the Longhorn simulator against a cluster until interrupted (started by up)",
@@ -286,7 +313,7 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 				// As for the control plane's components (localcluster.Options.GOGC).
 				debug.SetGCPercent(localcluster.DefaultGOGC)
 			}
-			err = deps.RunLonghorn(ctx, cfg, mode, crds, *deps.Logger)
+			err = deps.RunLonghorn(ctx, cfg, mode, crds, dataDir, metricsVersion, *deps.Logger)
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				return err
 			}
@@ -296,6 +323,8 @@ func newLonghornCommand(deps SimDeps) *cobra.Command {
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
 	cmd.Flags().StringVar(&mode, "mode", "default", "simulator mode: "+strings.Join(longhornModes, "|"))
 	cmd.Flags().StringVar(&crds, "longhorn-crds", longhornsim.CRDsInstall, longhornCRDsHelp)
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "folder of the volumes' data, which the cluster's exec endpoint mounts into pods (sim up: DIR/csi-data); empty: volumes keep no data")
+	cmd.Flags().StringVar(&metricsVersion, "metrics-version", longhornsim.DefaultMetricsVersion, metricsVersionHelp)
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	_ = cmd.Flags().MarkHidden("pprof")
 	return cmd
@@ -322,4 +351,33 @@ func serveProfiles(addr string, log zerolog.Logger) (stop func(), err error) {
 	go func() { _ = srv.Serve(ln) }()
 	log.Info().Str("url", "http://"+ln.Addr().String()+"/debug/pprof/").Msg("serving profiles")
 	return func() { _ = srv.Close() }, nil
+}
+
+// newExecServerCommand is the hidden `sim exec-server` that `up` starts:
+// the nodes' kubelet endpoint, serving exec confined (package podexec).
+func newExecServerCommand(deps SimDeps) *cobra.Command {
+	var f podexec.Flags
+	cmd := &cobra.Command{
+		Use:    "exec-server",
+		Short:  "Serve the fake nodes' kubelet endpoint: exec confined, the rest passed to KWOK (started by up)",
+		Args:   cobra.NoArgs,
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := clientcmd.BuildConfigFromFlags("", f.Kubeconfig)
+			if err != nil {
+				return fmt.Errorf("loading kubeconfig %s: %w", f.Kubeconfig, err)
+			}
+			f.Config, f.Logger = cfg, *deps.Logger
+			srv, err := podexec.Listen(f.Options)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			deps.Logger.Info().Str("listen", srv.Addr()).Msg("serving the nodes' kubelet endpoint")
+			return srv.Serve(ctx)
+		},
+	}
+	f.Bind(cmd.Flags())
+	return cmd
 }

@@ -43,7 +43,7 @@ func TestSimLonghornFlags(t *testing.T) {
 			log := zerolog.Nop()
 			cmd := NewSimCommand(SimDeps{
 				Logger: &log,
-				RunLonghorn: func(_ context.Context, _ *rest.Config, mode, crds string, _ zerolog.Logger) error {
+				RunLonghorn: func(_ context.Context, _ *rest.Config, mode, crds, _, _ string, _ zerolog.Logger) error {
 					gotMode, gotCRDs = mode, crds
 					return nil
 				},

@@ -34,6 +34,43 @@ type Builder struct {
 	here     diag.Pos
 	// outputs are the names earlier steps bound.
 	outputs map[string]bool
+	// local are the steps of Local kinds, as refusals.
+	local []*diag.Error
+	// planLevel is set while a Beside kind given at plan level is built.
+	planLevel bool
+}
+
+// PlanLevel reports whether the spec being built was given at plan level
+// (a Beside kind beside steps:) rather than as a step.
+func (b *Builder) PlanLevel() bool { return b.planLevel }
+
+// buildBeside builds a Beside kind given at plan level under key: its
+// value is the kind's spec, in the scope after every step.
+func (b *Builder) buildBeside(kind Kind, key, val *yaml.Node, loc diag.Locator) *Step {
+	d := &decode.Decoder{Loc: loc, Errs: b.dec.Errs}
+	spec := kind.New()
+	if !d.Decode(val, spec) {
+		return nil
+	}
+	saved := b.here
+	b.here, b.planLevel = d.Pos(key), true
+	action, err := spec.Build(b)
+	b.here, b.planLevel = saved, false
+	if err != nil {
+		b.Add(err)
+	}
+	if action == nil {
+		return nil
+	}
+	if _, ok := action.(Besider); !ok {
+		b.Errorf(d.Pos(key), "engine: kind %s is marked Beside but its action does not implement Besider", kind.Name)
+		return nil
+	}
+	name := kind.Name + " (plan)"
+	if ds, ok := spec.(Describer); ok {
+		name = ds.Describe() + " (plan)"
+	}
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(key), Action: action}
 }
 
 // Here is the position of the step kind key being built, for errors that
@@ -274,5 +311,10 @@ func (b *Builder) buildStep(n Node) *Step {
 			name = ds.Describe()
 		}
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect}
+	if kind.Local {
+		at := d.Pos(kindKey)
+		b.local = append(b.local, &diag.Error{Pos: at, Source: sourceLine(d.Loc.Source(), at),
+			Msg: fmt.Sprintf("this %s step runs a program on this machine: runner runs it only with --allow-commands (a plan may come from a pull request); runner validate and --dry-run never run it", kind.Name)})
+	}
+	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect, Local: kind.Local}
 }

@@ -139,6 +139,8 @@ type run struct {
 	vals     eval.Values
 	observer Observer
 	env      Env // template for each step's env
+	// allowLocal lets Local kinds run (RunOptions.AllowLocal).
+	allowLocal bool
 }
 
 func (r *run) values() eval.Values {

@@ -105,8 +105,9 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 
 	d := &decode.Decoder{Loc: src, Errs: &errs}
 	var spec PlanSpec
-	d.Decode(&root, &spec)
 	body := resolveDoc(&root)
+	beside := takeBeside(body, opts.Registry)
+	d.Decode(&root, &spec)
 	if body == nil || body.Kind != yaml.MappingNode {
 		return fail()
 	}
@@ -162,10 +163,38 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	p.Steps = b.Steps(spec.Steps)
 	p.Finally = b.Steps(spec.Finally)
 	p.Collect = spec.Collect
+	for _, kv := range beside {
+		kind, _ := opts.Registry.Lookup(kv[0].Value)
+		if s := b.buildBeside(kind, kv[0], kv[1], src); s != nil {
+			p.Beside = append(p.Beside, s)
+		}
+	}
+	p.Local = b.local
 	if errs.Len() > 0 {
 		return fail()
 	}
 	return p, nil
+}
+
+// takeBeside removes the plan-level keys of Beside kinds (a measure) from
+// the plan's mapping, for the PlanSpec decoder, and returns them as key and
+// value pairs in order.
+func takeBeside(body *yaml.Node, reg *Registry) [][2]*yaml.Node {
+	if body == nil || body.Kind != yaml.MappingNode || reg == nil {
+		return nil
+	}
+	var out [][2]*yaml.Node
+	kept := make([]*yaml.Node, 0, len(body.Content))
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		k := body.Content[i]
+		if kind, ok := reg.Lookup(k.Value); ok && kind.Beside {
+			out = append(out, [2]*yaml.Node{k, body.Content[i+1]})
+			continue
+		}
+		kept = append(kept, k, body.Content[i+1])
+	}
+	body.Content = kept
+	return out
 }
 
 func resolveDoc(n *yaml.Node) *yaml.Node {

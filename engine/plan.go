@@ -98,6 +98,12 @@ type Plan struct {
 	Finally []*Step
 	// Collect is what to gather when a step fails (nil: the default).
 	Collect *CollectSpec
+	// Beside are plan-level blocks of Beside kinds (a measure), run along
+	// Steps.
+	Beside []*Step
+	// Local are the steps (nested ones too) of kinds that run programs on
+	// this machine (Kind.Local), as errors to show when that is not allowed.
+	Local []*diag.Error
 	// Labels, Locks and Matrix are the plan's suite keys (see Cells).
 	Labels map[string]string
 	Locks  []string
@@ -108,6 +114,19 @@ type Plan struct {
 	// Cell holds the matrix values of this cell (nil for a plan without a
 	// matrix, or before Cells).
 	Cell map[string]any
+}
+
+// RefuseLocal is the error of a run of p that may not run local programs:
+// nil when p has none, else an *InvalidError naming each such step.
+func (p *Plan) RefuseLocal() error {
+	if len(p.Local) == 0 {
+		return nil
+	}
+	var errs diag.List
+	for _, e := range p.Local {
+		errs.Add(e)
+	}
+	return &InvalidError{File: p.File, Errs: errs.Err()}
 }
 
 // Step is one compiled step of a plan.
@@ -123,4 +142,6 @@ type Step struct {
 	Expect *expectation
 	// Collect adds to the plan's collect when this step fails.
 	Collect *CollectSpec
+	// Local is set for kinds that run programs on this machine.
+	Local bool
 }

@@ -50,6 +50,26 @@ type Kind struct {
 	// Fallible kinds make API requests that can be refused, so a step of
 	// theirs may say expectError.
 	Fallible bool
+	// Local kinds run programs on the machine runner runs on. A plan with
+	// such a step runs only when RunOptions.AllowLocal says so (the
+	// command line's --allow-commands): a plan may come from a pull
+	// request. Validation and dry runs never run them.
+	Local bool
+	// Beside kinds may also be given once at plan level (a key beside
+	// steps:), where their action runs along the plan's steps: it must
+	// implement Besider, and its Build sees Builder.PlanLevel.
+	Beside bool
+}
+
+// Besider is implemented by the actions of Beside kinds: at plan level they
+// run along the plan's steps instead of as a step.
+type Besider interface {
+	// Beside starts the action before the plan's first step; the engine
+	// calls end after the steps (the last one, or the one that failed),
+	// before finally. end's error fails a plan that had passed. The
+	// action records its detail in env.Result, a result step of its own
+	// listed after the plan's steps.
+	Beside(ctx context.Context, env *Env) (end func(ctx context.Context) error)
 }
 
 // Registry maps step keys to kinds. Build one with NewRegistry; it is not
@@ -111,6 +131,17 @@ func (r *Registry) fallible() []string {
 	for _, n := range r.Names() {
 		if r.kinds[n].Fallible {
 			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// besideKinds lists the kinds that may be given at plan level.
+func (r *Registry) besideKinds() []Kind {
+	var out []Kind
+	for _, n := range r.Names() {
+		if r.kinds[n].Beside {
+			out = append(out, r.kinds[n])
 		}
 	}
 	return out

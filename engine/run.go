@@ -37,6 +37,10 @@ type RunOptions struct {
 	// RunID names the run in the labels of what it creates; empty makes a
 	// new one (kube.NewRunID).
 	RunID string
+	// AllowLocal lets steps of Local kinds run programs on this machine
+	// (--allow-commands); without it such a step fails. The command line
+	// refuses such a plan before it connects (Plan.RefuseLocal).
+	AllowLocal bool
 }
 
 // Run executes p and then cleans up. It never panics on a step's failure and
@@ -62,7 +66,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		timeout = o.Timeout
 	}
 	cl := newCleaner()
-	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer}
+	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer, allowLocal: o.AllowLocal}
 	r.vals[RunIDVar] = res.RunID
 	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, RunID: res.RunID, Plan: p.Name, run: r}
 	o.Log.Info().Str("plan", p.Name).Str("run", res.RunID).Msg("run id (labels runner.io/run on what it creates; runner cleanup --run " + res.RunID + " removes leftovers)")
@@ -74,6 +78,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		defer cancel()
 	}
 	res.Outcome = result.Passed
+	besides := r.startBeside(runCtx, p)
 	for i, s := range p.Steps {
 		cl.setWave(i)
 		if err := r.step(runCtx, s, &res.Steps); err != nil {
@@ -88,6 +93,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 			break
 		}
 	}
+	r.endBeside(ctx, besides, res)
 	if len(p.Finally) > 0 {
 		r.finally(runCtx, p, o, res, cl)
 	}
@@ -128,6 +134,55 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 	res.Cleanup.End = time.Now()
 	res.End = time.Now()
 	return res
+}
+
+// besideRun is a plan-level block running along the steps.
+type besideRun struct {
+	res *result.Step
+	end func(ctx context.Context) error
+}
+
+// startBeside starts the plan's Beside blocks (a measure) before its first
+// step. Each gets a result step of its own, listed after the steps.
+func (r *run) startBeside(ctx context.Context, p *Plan) []besideRun {
+	var out []besideRun
+	for _, s := range p.Beside {
+		sr := &result.Step{Name: s.Name, Kind: s.Kind, Pos: s.Pos.String(), Start: time.Now()}
+		env := r.env
+		env.Result = sr
+		env.Log = r.env.Log.With().Str("step", s.Name).Logger()
+		var end func(context.Context) error
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					end = func(context.Context) error { return fmt.Errorf("internal error (panic): %v", p) }
+				}
+			}()
+			end = s.Action.(Besider).Beside(ctx, &env)
+		}()
+		out = append(out, besideRun{res: sr, end: end})
+	}
+	return out
+}
+
+// endBeside ends the Beside blocks after the steps and adds their results;
+// an error fails a plan that had passed.
+func (r *run) endBeside(ctx context.Context, runs []besideRun, res *result.Plan) {
+	for _, b := range runs {
+		err := b.end(ctx)
+		b.res.End = time.Now()
+		b.res.Outcome = result.Passed
+		if err != nil {
+			b.res.Outcome, b.res.Error = result.Failed, err.Error()
+			if res.Outcome == result.Passed {
+				res.Outcome, res.Error = result.Failed, fmt.Sprintf("%s: %s", b.res.Name, err)
+			}
+		}
+		res.Steps = append(res.Steps, b.res)
+		if r.observer != nil {
+			r.observer.StepFinished(b.res)
+		}
+	}
 }
 
 // finally runs the plan's finally steps, whatever happened before: under
@@ -202,6 +257,14 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
 	env.Result = sr
 	env.Log = r.env.Log.With().Str("step", s.Name).Logger()
 
+	if s.Local && !r.allowLocal && !env.DryRun {
+		sr.End, sr.Outcome = time.Now(), result.Failed
+		sr.Error = "this step runs a program on this machine: run with --allow-commands"
+		if r.observer != nil {
+			r.observer.StepFinished(sr)
+		}
+		return fmt.Errorf("step %q: %s", s.Name, sr.Error)
+	}
 	if o, ok := s.Action.(Observing); ok && env.DryRun && o.Observing() {
 		sr.End, sr.Outcome = time.Now(), result.Skipped
 		sr.Skip = "dry run"

@@ -65,6 +65,11 @@ func Schema(reg *Registry) ([]byte, error) {
 	step["properties"] = props
 	step["oneOf"] = oneOf
 	plan := g.structSchema(typeOf[PlanSpec]())
+	for _, k := range reg.besideKinds() {
+		s := g.typ(reg.SpecType(k.Name), reflect.TypeOf(k.New()))
+		s["description"] = k.Doc + " At plan level (beside steps), it runs along the plan's steps."
+		plan["properties"].(map[string]any)[k.Name] = s
+	}
 	plan["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	plan["$id"] = SchemaID
 	plan["title"] = "runner scenario plan (v1)"

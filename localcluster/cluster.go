@@ -38,6 +38,9 @@ type Cluster struct {
 	addonCancel context.CancelFunc
 	addonWG     sync.WaitGroup
 	addonErrs   chan error
+
+	// execStop stops the in-process exec server (attached mode).
+	execStop func()
 }
 
 // component is one control-plane process to start.
@@ -51,7 +54,7 @@ type component struct {
 
 // ports are the loopback ports of one cluster, chosen free at start.
 type ports struct {
-	etcdClient, etcdPeer, apiserver, kcm, scheduler, kwok int
+	etcdClient, etcdPeer, apiserver, kcm, scheduler, kwok, kubelet int
 }
 
 // Kubeconfig returns the path of the admin kubeconfig (user in system:masters).
@@ -62,6 +65,9 @@ func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.cfg) }
 
 // Dir returns the cluster's state folder.
 func (c *Cluster) Dir() string { return c.opts.Dir }
+
+// DataDir returns the folder of CSI volumes' data (Options.DataDir).
+func (c *Cluster) DataDir() string { return c.opts.DataDir }
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok, waits until each is healthy, creates the
@@ -114,6 +120,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.cfg, err = adminConfig(server, p)
 	if err != nil {
+		return fail(err)
+	}
+	if err := c.startExecServer(ctx, p); err != nil {
 		return fail(err)
 	}
 	log.Info().Str("dir", opts.Dir).Int("apiserver_port", c.ports.apiserver).Msg("starting local cluster")
@@ -304,7 +313,12 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	c.mu.Lock()
 	procs := slices.Clone(c.procs)
 	c.procs = nil
+	execStop := c.execStop
+	c.execStop = nil
 	c.mu.Unlock()
+	if execStop != nil {
+		execStop()
+	}
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
 		if err := procs[i].stop(ctx, c.opts.StopGrace); err != nil {
@@ -346,7 +360,7 @@ func (c *Cluster) prepareDir() error {
 			return fmt.Errorf("a cluster is still running in %s (%s pid %d): stop it first", c.opts.Dir, p.Name, p.Pid)
 		}
 	}
-	for _, sub := range []string{"etcd", "pki", "kubeconfigs", "logs", "pids", "kubeconfig", "kwok.yaml", "kcm-certs", "scheduler-certs", "apiserver-certs"} {
+	for _, sub := range []string{"etcd", "pki", "kubeconfigs", "logs", "pids", "kubeconfig", "kwok.yaml", "kcm-certs", "scheduler-certs", "apiserver-certs", "exec", "csi-data"} {
 		if err := os.RemoveAll(filepath.Join(c.opts.Dir, sub)); err != nil {
 			return fmt.Errorf("cleaning %s: %w", c.opts.Dir, err)
 		}
@@ -373,7 +387,7 @@ func (c *Cluster) pickPorts() error {
 			l.Close()
 		}
 	}()
-	ps := make([]int, 6)
+	ps := make([]int, 7)
 	for i := range ps {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -382,7 +396,7 @@ func (c *Cluster) pickPorts() error {
 		ls = append(ls, l)
 		ps[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	c.ports = ports{etcdClient: ps[0], etcdPeer: ps[1], apiserver: ps[2], kcm: ps[3], scheduler: ps[4], kwok: ps[5]}
+	c.ports = ports{etcdClient: ps[0], etcdPeer: ps[1], apiserver: ps[2], kcm: ps[3], scheduler: ps[4], kwok: ps[5], kubelet: ps[6]}
 	return nil
 }
 
@@ -427,6 +441,13 @@ func (c *Cluster) apiserverArgs(p pki) []string {
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + p.path(frontProxyCert),
 		"--proxy-client-key-file=" + p.path(frontProxyKey),
+		// exec, logs, attach and port-forward go to the nodes' kubelet
+		// endpoint (package podexec) at their InternalIP, 127.0.0.1, and
+		// port (KWOK's --node-port); both sides check the other's certificate.
+		"--kubelet-client-certificate=" + p.path(kubeletClientCert),
+		"--kubelet-client-key=" + p.path(kubeletClientKey),
+		"--kubelet-certificate-authority=" + p.path(caCert),
+		"--kubelet-preferred-address-types=InternalIP",
 		"--profiling=false",
 	}
 }
@@ -496,6 +517,11 @@ func (c *Cluster) kwokArgs(config string) []string {
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", c.ports.kwok),
+		// The port the nodes advertise (daemonEndpoints.kubeletEndpoint), where
+		// the API server sends exec and logs: package podexec, which passes all
+		// but exec on to KWOK's server above. Without it the API server dials
+		// 10250 and every exec and log request is refused.
+		fmt.Sprintf("--node-port=%d", c.ports.kubelet),
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
 	}

@@ -20,7 +20,12 @@ import (
 	"github.com/scenario-runner/runner/localcluster/clustertest"
 )
 
-func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(serveExecEnv) == "1" {
+		os.Exit(serveExec(os.Args[1:])) // this binary as a detached cluster's exec server
+	}
+	os.Exit(clustertest.Main(m))
+}
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()

@@ -57,6 +57,17 @@ type Options struct {
 	// Hooks run once, in order, after the nodes are Ready (e.g. installing
 	// CRDs). An error fails Start.
 	Hooks []func(ctx context.Context, cfg *rest.Config) error
+	// DataDir holds CSI volumes' data, <DataDir>/<driver>/<volume handle>/,
+	// which the nodes' exec endpoint binds into a pod that mounts the volume
+	// while it is attached to the pod's node (package podexec); a CSI driver
+	// simulator (longhornsim) makes and removes those folders. Default
+	// <Dir>/csi-data.
+	DataDir string
+	// ExecServer, in detached mode, is the program and first arguments that
+	// serve the nodes' kubelet endpoint (podexec.Flags are appended), e.g.
+	// runner sim exec-server. Without it a detached cluster's pods cannot be
+	// exec'd. Attached clusters serve it in this process.
+	ExecServer []string
 	// Addons are long-running in-process controllers (e.g. the Longhorn
 	// simulator), started after the hooks and cancelled by Stop.
 	Addons []Addon
@@ -91,6 +102,9 @@ func (o Options) withDefaults() (Options, bool, error) {
 			return o, ownDir, err
 		}
 		o.BinDir = d
+	}
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(o.Dir, "csi-data")
 	}
 	if o.Nodes == 0 {
 		o.Nodes = 3

@@ -41,6 +41,12 @@ const (
 	frontProxyKey     = "front-proxy-client.key"
 	serviceAccountKey = "sa.key"
 	serviceAccountPub = "sa.pub"
+	// The nodes' kubelet endpoint (package podexec) serves kubeletCert;
+	// the API server calls it with kubeletClientCert.
+	kubeletCert       = "kubelet.crt"
+	kubeletKey        = "kubelet.key"
+	kubeletClientCert = "apiserver-kubelet-client.crt"
+	kubeletClientKey  = "apiserver-kubelet-client.key"
 )
 
 // clientIdentity is a user that gets a client certificate and a kubeconfig.
@@ -82,6 +88,20 @@ func generatePKI(dir string) (pki, error) {
 		return p, err
 	}
 	if err := writeKeyPair(p.path(apiserverCert), p.path(apiserverKey), serving); err != nil {
+		return p, err
+	}
+	kubelet, err := newLeaf(ca, now, pkix.Name{CommonName: "kwok-kubelet"}, x509.ExtKeyUsageServerAuth, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return p, err
+	}
+	if err := writeKeyPair(p.path(kubeletCert), p.path(kubeletKey), kubelet); err != nil {
+		return p, err
+	}
+	kubeletClient, err := newLeaf(ca, now, pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil)
+	if err != nil {
+		return p, err
+	}
+	if err := writeKeyPair(p.path(kubeletClientCert), p.path(kubeletClientKey), kubeletClient); err != nil {
 		return p, err
 	}
 	fpCA, err := newCA("runner-front-proxy-ca", now)

@@ -17,6 +17,9 @@ type Versions struct {
 	Kubernetes string
 	Etcd       string
 	KWOK       string
+	// Prometheus is the module version of github.com/prometheus/prometheus
+	// that build-prometheus.sh builds for `sim up --prometheus`.
+	Prometheus string
 }
 
 // PinnedVersions returns the versions pinned in versions.env.
@@ -32,7 +35,7 @@ func PinnedVersions() Versions {
 			kv[k] = v
 		}
 	}
-	return Versions{Kubernetes: kv["KUBERNETES_VERSION"], Etcd: kv["ETCD_VERSION"], KWOK: kv["KWOK_VERSION"]}
+	return Versions{Kubernetes: kv["KUBERNETES_VERSION"], Etcd: kv["ETCD_VERSION"], KWOK: kv["KWOK_VERSION"], Prometheus: kv["PROMETHEUS_VERSION"]}
 }
 
 // Key names a build of the binaries; it is also the cache folder's name.

@@ -55,13 +55,25 @@ func newControllerWithLimiter(name string, workers int, rateLimited bool, limite
 // by Forget) and one token bucket shared by all keys (100 per second, burst
 // 1000). The bucket hands out a reservation for every call, duplicates of a
 // waiting key included, so when calls outpace 100 a second the wait of every
-// new call grows. speed divides the durations and multiplies the rate.
-func longhornLimiter(speed float64) workqueue.TypedRateLimiter[string] {
+// new call grows. speed divides the durations and multiplies the rate. The
+// bucket is returned too, for Meter.
+func longhornLimiter(speed float64) (workqueue.TypedRateLimiter[string], *rate.Limiter) {
+	bucket := rate.NewLimiter(rate.Limit(100*speed), 1000)
 	return workqueue.NewTypedMaxOfRateLimiter(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](
 			time.Duration(float64(5*time.Millisecond)/speed), time.Duration(float64(1000*time.Second)/speed)),
-		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(100*speed), 1000)},
-	)
+		&workqueue.TypedBucketRateLimiter[string]{Limiter: bucket},
+	), bucket
+}
+
+// bucketWait is how long a call made now waits for bucket: the tokens
+// reserved ahead of now over the bucket's rate; zero while it has tokens.
+func bucketWait(bucket *rate.Limiter) time.Duration {
+	tokens := bucket.Tokens()
+	if tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-tokens / float64(bucket.Limit()) * float64(time.Second))
 }
 
 // add enqueues a key; duplicates of a key still waiting are dropped. A

@@ -52,12 +52,12 @@
 // finalizers). Default mode is the fix (PR 1166): backing image events wake
 // only the replicas that use the image, without rate limit or resync.
 //
-// Measured on the 2-core test machine under load: the seed scenario at 10
-// pods (100 volumes, SpeedFactor 4) attaches its probe volume in ~18 s in
-// legacy mode (default mode at 8 pods: ~1 s); with 150 volumes a new volume
-// is created and attached in 0.8 s and deleted in under a second in default
-// mode, and in 12–42 s and 10–41 s in legacy mode once the first resync
-// passed, growing with each resync.
+// Each resync leaves the wait (B + 2) × R / 100 − 30 seconds higher than
+// the last (B images, R replicas), so once it exceeds X plus one resync
+// period it never falls below X while the workload stays. No object shows
+// the wait: Options.Meter reads it (Meter.ReplicaQueueWait), so that tests
+// wait for the jam to be established rather than for time. README.md has
+// the arithmetic and the measured figures.
 //
 // Not modelled: data and I/O, snapshots, backups, restores, clones,
 // expansion, RWX, data locality, auto-balance, zones, disk space, the v2

@@ -29,7 +29,7 @@ const rebuildSize = "268435456"
 // afterwards.
 func (e *env) setSetting(name, value string) {
 	e.t.Helper()
-	e.waitFor(30*time.Second, "setting "+name+" exists", func() (bool, string) { return e.getLH(settingGVR, name) != nil, "missing" })
+	e.waitFor(condTimeout, "setting "+name+" exists", func() (bool, string) { return e.getLH(settingGVR, name) != nil, "missing" })
 	old := str(e.getLH(settingGVR, name), "value")
 	e.patchLH(settingGVR, name, map[string]any{"value": value})
 	e.t.Cleanup(func() {
@@ -109,7 +109,7 @@ func (e *env) failureVolume(name string, replicas int) (nodes []string, free []s
 	obj["spec"].(map[string]any)["size"] = rebuildSize
 	obj["spec"].(map[string]any)["staleReplicaTimeout"] = 2880
 	e.createLH(volumeGVR, obj)
-	e.waitFor(30*time.Second, name+" detached with its VolumeAttachment", func() (bool, string) {
+	e.waitFor(condTimeout, name+" detached with its VolumeAttachment", func() (bool, string) {
 		v := e.getLH(volumeGVR, name)
 		return str(v, "status", "state") == "detached" && e.getLH(lhvaGVR, name) != nil, "state=" + str(v, "status", "state")
 	})
@@ -193,7 +193,7 @@ func (e *env) watchModes(engine string) *modeWatcher {
 func (e *env) sawMode(mw *modeWatcher, replica, mode string) bool {
 	e.t.Helper()
 	rv := e.getLH(engineGVR, mw.engine).GetResourceVersion()
-	e.waitFor(10*time.Second, "the engine watch to reach resourceVersion "+rv, func() (bool, string) {
+	e.waitFor(condTimeout, "the engine watch to reach resourceVersion "+rv, func() (bool, string) {
 		mw.mu.Lock()
 		defer mw.mu.Unlock()
 		return mw.rvs[rv], fmt.Sprintf("%d events", len(mw.seen))
@@ -233,17 +233,17 @@ func TestIntegrationNodeTaintedRebuildsElsewhere(t *testing.T) {
 	nodes, free := e.failureVolume(vol, 2)
 	attachNode, downNode, spare := nodes[0], nodes[1], free[0]
 	e.attach(vol, "longhorn-ui", attachNode, nil)
-	e.waitVolume(30*time.Second, vol, "attached and healthy", attachedHealthy(attachNode))
+	e.waitVolume(condTimeout, vol, "attached and healthy", attachedHealthy(attachNode))
 	modes := e.watchModes(engineName(vol))
 	lost := e.replicaOn(vol, downNode, notFailed)
 
 	start := time.Now()
 	untaint := e.taint(downNode)
-	toDegraded := e.waitVolume(30*time.Second, vol, "degraded", robustness("degraded"))
+	toDegraded := e.waitVolume(condTimeout, vol, "degraded", robustness("degraded"))
 	if got := e.lhNodeReady(downNode); got != "False/"+nodeReasonManagerPodDown {
 		t.Errorf("Longhorn node %s Ready = %s, want False/%s", downNode, got, nodeReasonManagerPodDown)
 	}
-	e.waitFor(10*time.Second, "the replica on "+downNode+" failed and stopped", func() (bool, string) {
+	e.waitFor(condTimeout, "the replica on "+downNode+" failed and stopped", func() (bool, string) {
 		r := e.getLH(replicaGVR, lost.GetName())
 		return !notFailed(r) && str(r, "status", "currentState") == "stopped", describeReplicas(e.replicasOf(vol))
 	})
@@ -268,7 +268,7 @@ func TestIntegrationNodeTaintedRebuildsElsewhere(t *testing.T) {
 
 	// The node comes back; the failed replica stays until staleReplicaTimeout.
 	untaint()
-	e.waitFor(10*time.Second, "Longhorn node "+downNode+" Ready", func() (bool, string) {
+	e.waitFor(condTimeout, "Longhorn node "+downNode+" Ready", func() (bool, string) {
 		got := e.lhNodeReady(downNode)
 		return got == "True/", got
 	})
@@ -290,13 +290,13 @@ func TestIntegrationNodeReturnsReusesReplica(t *testing.T) {
 	nodes, _ := e.failureVolume(vol, 2)
 	attachNode, downNode := nodes[0], nodes[1]
 	e.attach(vol, "longhorn-ui", attachNode, nil)
-	e.waitVolume(30*time.Second, vol, "attached and healthy", attachedHealthy(attachNode))
+	e.waitVolume(condTimeout, vol, "attached and healthy", attachedHealthy(attachNode))
 	lost := e.replicaOn(vol, downNode, notFailed)
 	modes := e.watchModes(engineName(vol))
 
 	untaint := e.taint(downNode)
-	e.waitVolume(30*time.Second, vol, "degraded", robustness("degraded"))
-	e.waitFor(10*time.Second, "the replica on "+downNode+" failed", func() (bool, string) {
+	e.waitVolume(condTimeout, vol, "degraded", robustness("degraded"))
+	e.waitFor(condTimeout, "the replica on "+downNode+" failed", func() (bool, string) {
 		return !notFailed(e.getLH(replicaGVR, lost.GetName())), describeReplicas(e.replicasOf(vol))
 	})
 	untaint()
@@ -322,7 +322,7 @@ func TestIntegrationKubeNodeDeleted(t *testing.T) {
 	nodes, free := e.failureVolume(vol, 2)
 	attachNode, downNode, spare := nodes[0], nodes[1], free[0]
 	e.attach(vol, "longhorn-ui", attachNode, nil)
-	e.waitVolume(30*time.Second, vol, "attached and healthy", attachedHealthy(attachNode))
+	e.waitVolume(condTimeout, vol, "attached and healthy", attachedHealthy(attachNode))
 	lost := e.replicaOn(vol, downNode, notFailed)
 
 	saved, err := e.kube.CoreV1().Nodes().Get(e.ctx, downNode, metav1.GetOptions{})
@@ -346,7 +346,7 @@ func TestIntegrationKubeNodeDeleted(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	toDegraded := e.waitVolume(30*time.Second, vol, "degraded", robustness("degraded"))
+	toDegraded := e.waitVolume(condTimeout, vol, "degraded", robustness("degraded"))
 	if got := e.lhNodeReady(downNode); got != "False/"+nodeReasonKubernetesNodeGone {
 		t.Errorf("Longhorn node %s Ready = %s, want False/%s", downNode, got, nodeReasonKubernetesNodeGone)
 	}
@@ -377,7 +377,7 @@ func TestIntegrationDeletedReplicaIsRebuilt(t *testing.T) {
 	e.setSetting(SettingReplicaReplenishmentWaitInterval, "600")
 	nodes, free := e.failureVolume(vol, 2)
 	e.attach(vol, "longhorn-ui", nodes[0], nil)
-	e.waitVolume(30*time.Second, vol, "attached and healthy", attachedHealthy(nodes[0]))
+	e.waitVolume(condTimeout, vol, "attached and healthy", attachedHealthy(nodes[0]))
 	victim := e.replicaOn(vol, nodes[1], notFailed)
 	modes := e.watchModes(engineName(vol))
 
@@ -385,7 +385,7 @@ func TestIntegrationDeletedReplicaIsRebuilt(t *testing.T) {
 	if err := e.dyn.Resource(replicaGVR).Namespace(Namespace).Delete(e.ctx, victim.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(10*time.Second, "the deleted replica out of replicaModeMap", func() (bool, string) {
+	e.waitFor(condTimeout, "the deleted replica out of replicaModeMap", func() (bool, string) {
 		m, _, _ := unstructured.NestedStringMap(e.getLH(engineGVR, engineName(vol)).Object, "status", "replicaModeMap")
 		_, ok := m[victim.GetName()]
 		return !ok, fmt.Sprint(m)
@@ -431,7 +431,7 @@ func TestIntegrationRebuildLimitPerNode(t *testing.T) {
 	e.setSetting(SettingConcurrentReplicaRebuildPerNodeLimit, "1")
 	// With node-3 tainted, both volumes' replicas land on node-1 and node-2.
 	untaint3 := e.taint("node-3")
-	e.waitFor(10*time.Second, "node-3 not schedulable", func() (bool, string) {
+	e.waitFor(condTimeout, "node-3 not schedulable", func() (bool, string) {
 		got := e.lhNodeReady("node-3")
 		return strings.HasPrefix(got, "False"), got
 	})
@@ -442,11 +442,11 @@ func TestIntegrationRebuildLimitPerNode(t *testing.T) {
 		}
 	}
 	untaint3()
-	e.waitFor(10*time.Second, "node-3 Ready", func() (bool, string) { got := e.lhNodeReady("node-3"); return got == "True/", got })
+	e.waitFor(condTimeout, "node-3 Ready", func() (bool, string) { got := e.lhNodeReady("node-3"); return got == "True/", got })
 	watchers := map[string]*modeWatcher{}
 	for _, v := range vols {
 		e.attach(v, "longhorn-ui", "node-1", nil)
-		e.waitVolume(30*time.Second, v, "attached and healthy", attachedHealthy("node-1"))
+		e.waitVolume(condTimeout, v, "attached and healthy", attachedHealthy("node-1"))
 		watchers[v] = e.watchModes(engineName(v))
 	}
 
@@ -458,6 +458,7 @@ func TestIntegrationRebuildLimitPerNode(t *testing.T) {
 	defer w.Stop()
 	var mu sync.Mutex
 	running := map[string]bool{}
+	seenRV := map[string]bool{}
 	maxRunning := 0
 	go func() {
 		for ev := range w.ResultChan() {
@@ -465,6 +466,9 @@ func TestIntegrationRebuildLimitPerNode(t *testing.T) {
 			if !ok || str(u, "spec", "nodeID") != "node-3" || !strings.HasPrefix(str(u, "spec", "volumeName"), "it-fail-limit-") {
 				continue
 			}
+			mu.Lock()
+			seenRV[u.GetResourceVersion()] = true
+			mu.Unlock()
 			rebuilding := str(u, "spec", "rebuildRetryCount") != "<nil>" && str(u, "spec", "rebuildRetryCount") != "0" &&
 				str(u, "status", "currentState") == "running"
 			mu.Lock()
@@ -488,6 +492,23 @@ func TestIntegrationRebuildLimitPerNode(t *testing.T) {
 		})
 	}
 	took := time.Since(start)
+	// The watch is asynchronous: the volumes can read healthy before the
+	// rebuilds' events reached the counter. Wait until it has delivered
+	// every node-3 replica as a GET reads it now (a rebuilt replica changes
+	// after its rebuild: healthyAt), so that it has seen every event before.
+	for _, v := range vols {
+		for _, r := range e.replicasOf(v) {
+			if str(&r, "spec", "nodeID") != "node-3" {
+				continue
+			}
+			rv := r.GetResourceVersion()
+			e.waitFor(condTimeout, "the replica watch to deliver "+r.GetName()+" at resourceVersion "+rv, func() (bool, string) {
+				mu.Lock()
+				defer mu.Unlock()
+				return seenRV[rv], fmt.Sprintf("%d resourceVersions seen", len(seenRV))
+			})
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if maxRunning != 1 {
@@ -503,14 +524,14 @@ func TestIntegrationAttachToDownNode(t *testing.T) {
 	e := newEnv(t, Options{})
 	const vol = "it-fail-attachdown"
 	untaint := e.taint("node-3")
-	e.waitFor(10*time.Second, "node-3 down", func() (bool, string) {
+	e.waitFor(condTimeout, "node-3 down", func() (bool, string) {
 		got := e.lhNodeReady("node-3")
 		return strings.HasPrefix(got, "False"), got
 	})
 	e.failureVolume(vol, 2)
 	e.attach(vol, "longhorn-ui", "node-3", nil)
 	want := "node node-3 is not ready, couldn't attach volume " + vol + " to it"
-	e.waitFor(30*time.Second, "the ticket unsatisfied with the reason", func() (bool, string) {
+	e.waitFor(condTimeout, "the ticket unsatisfied with the reason", func() (bool, string) {
 		va := e.getLH(lhvaGVR, vol)
 		st, _, _ := unstructured.NestedMap(va.Object, "status", "attachmentTicketStatuses", "longhorn-ui")
 		conds, _ := st["conditions"].([]any)
@@ -522,7 +543,7 @@ func TestIntegrationAttachToDownNode(t *testing.T) {
 			fmt.Sprintf("ticket status %v, volume %s", st, str(e.getLH(volumeGVR, vol), "status", "state"))
 	})
 	untaint()
-	e.waitVolume(30*time.Second, vol, "attached to node-3 once it is back", attachedHealthy("node-3"))
+	e.waitVolume(condTimeout, vol, "attached to node-3 once it is back", attachedHealthy("node-3"))
 }
 
 // stateWatcher records every status.state a volume reports.
@@ -572,7 +593,7 @@ func TestIntegrationMaintenanceAttachAndDetach(t *testing.T) {
 	const vol = "it-maintenance"
 	e.failureVolume(vol, 2)
 	e.attach(vol, "longhorn-ui", "node-1", map[string]any{"disableFrontend": "true", "lastAttachedBy": ""})
-	e.waitVolume(30*time.Second, vol, "attached in maintenance", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "attached in maintenance", func(v *unstructured.Unstructured) bool {
 		return attachedHealthy("node-1")(v) && str(v, "status", "frontendDisabled") == "true"
 	})
 	eng := e.getLH(engineGVR, engineName(vol))
@@ -585,7 +606,7 @@ func TestIntegrationMaintenanceAttachAndDetach(t *testing.T) {
 
 	states := e.watchStates(vol)
 	e.removeTicket(vol, "longhorn-ui")
-	e.waitVolume(30*time.Second, vol, "detached", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "detached", func(v *unstructured.Unstructured) bool {
 		return str(v, "status", "state") == "detached" && str(v, "status", "currentNodeID") == "" && str(v, "status", "frontendDisabled") == "false"
 	})
 	seen := states()
@@ -611,7 +632,7 @@ func TestIntegrationWaitForBackingImage(t *testing.T) {
 	const bi, vol = "it-wait-bi", "it-wait-bi-vol"
 	e.createLH(backingImageGVR, backingImageObj(bi))
 	e.createLH(volumeGVR, volumeObj(vol, bi))
-	e.waitFor(30*time.Second, "VolumeAttachment of "+vol, func() (bool, string) { return e.getLH(lhvaGVR, vol) != nil, "missing" })
+	e.waitFor(condTimeout, "VolumeAttachment of "+vol, func() (bool, string) { return e.getLH(lhvaGVR, vol) != nil, "missing" })
 	e.attach(vol, "longhorn-ui", "node-1", nil)
 	cond := func(v *unstructured.Unstructured) string {
 		conds, _, _ := unstructured.NestedSlice(v.Object, "status", "conditions")
@@ -622,13 +643,13 @@ func TestIntegrationWaitForBackingImage(t *testing.T) {
 		}
 		return "<none>"
 	}
-	e.waitVolume(30*time.Second, vol, "WaitForBackingImage True", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "WaitForBackingImage True", func(v *unstructured.Unstructured) bool {
 		return cond(v) == "True" && str(v, "status", "state") == "detached"
 	})
 	if ready, seen := backingImageReady(e.getLH(backingImageGVR, bi)); ready {
 		t.Errorf("backing image already ready while the volume waits: %s", seen)
 	}
-	e.waitVolume(30*time.Second, vol, "attached with WaitForBackingImage False", func(v *unstructured.Unstructured) bool {
+	e.waitVolume(condTimeout, vol, "attached with WaitForBackingImage False", func(v *unstructured.Unstructured) bool {
 		return attachedHealthy("node-1")(v) && cond(v) == "False"
 	})
 	if ready, seen := backingImageReady(e.getLH(backingImageGVR, bi)); !ready {

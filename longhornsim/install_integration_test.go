@@ -18,13 +18,13 @@ func (e *env) lifecycle(prefix string) map[string][]*unstructured.Unstructured {
 	e.t.Helper()
 	bi, vol := prefix+"-bi", prefix+"-vol"
 	e.createLH(backingImageGVR, backingImageObj(bi))
-	e.waitFor(30*time.Second, bi+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, bi)) })
+	e.waitFor(condTimeout, bi+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, bi)) })
 	e.createLH(volumeGVR, volumeObj(vol, bi))
-	e.waitFor(30*time.Second, "VolumeAttachment of "+vol, func() (bool, string) { return e.getLH(lhvaGVR, vol) != nil, "missing" })
+	e.waitFor(condTimeout, "VolumeAttachment of "+vol, func() (bool, string) { return e.getLH(lhvaGVR, vol) != nil, "missing" })
 	e.patchLH(lhvaGVR, vol, map[string]any{"spec": map[string]any{"attachmentTickets": map[string]any{
 		"longhorn-ui": map[string]any{"id": "longhorn-ui", "type": "longhorn-api", "nodeID": "node-1",
 			"parameters": map[string]any{"disableFrontend": "false", "lastAttachedBy": ""}, "generation": 0}}}})
-	e.waitFor(30*time.Second, vol+" attached with the ticket satisfied", func() (bool, string) {
+	e.waitFor(condTimeout, vol+" attached with the ticket satisfied", func() (bool, string) {
 		v, va := e.getLH(volumeGVR, vol), e.getLH(lhvaGVR, vol)
 		sat := str(va, "status", "attachmentTicketStatuses", "longhorn-ui", "satisfied")
 		return str(v, "status", "state") == "attached" && str(v, "status", "robustness") == "healthy" && sat == "true",

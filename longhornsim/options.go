@@ -29,6 +29,11 @@ type Options struct {
 	// CRDs is what Run does with the Longhorn CRDs: CRDsInstall (also when
 	// empty) or CRDsKeep.
 	CRDs string
+	// DataDir is the root of the volumes' data (localcluster.Options.DataDir):
+	// each volume's files live in <DataDir>/driver.longhorn.io/<volume>/,
+	// which the local cluster's exec endpoint mounts into the pods that use
+	// the volume. Empty: volumes keep no data.
+	DataDir string
 
 	// DownloadTime is how long a backing image takes to download to a disk.
 	DownloadTime time.Duration
@@ -55,10 +60,27 @@ type Options struct {
 	// 30 s; each resync is an update event for every object).
 	ResyncPeriod time.Duration
 
+	// Meter, if set, is connected to the simulator Run starts, for reading
+	// modelled state no object shows (the legacy replica queue's wait).
+	Meter *Meter
+
 	// Workers is the number of workers of each ordinary work queue.
 	// Default: managerWorkers for each node of the cluster when the
 	// simulator starts (Run), at least one node's.
 	Workers int
+	// MetricsVersion is the Longhorn release (major.minor) whose metrics
+	// the managers export: before 1.3 no longhorn_workqueue_*, before 1.9
+	// no engine and replica metrics, from 1.11 volume state and robustness
+	// as one series per state (label state, 1 for the current one) instead
+	// of a numeric code. Default DefaultMetricsVersion.
+	MetricsVersion string
+	// ManagerAddress is the IP the longhorn-manager pods' metrics are
+	// served on, one port per node, and the pods' IP: it must be an address
+	// of this host that the API server can reach and may proxy to (not
+	// loopback). Empty picks the first global unicast IPv4 address of an
+	// interface that is up; ManagerAddressNone serves none and creates no
+	// manager pods.
+	ManagerAddress string
 	// QPS and Burst configure the client; high enough for 2,500 volumes.
 	QPS   float32
 	Burst int
@@ -89,6 +111,12 @@ func (o Options) withDefaults() (Options, error) {
 	case ModeDefault, ModeLegacyQueueJam:
 	default:
 		return o, fmt.Errorf("unknown simulator mode %q (want %q or %q)", o.Mode, ModeDefault, ModeLegacyQueueJam)
+	}
+	if o.MetricsVersion == "" {
+		o.MetricsVersion = DefaultMetricsVersion
+	}
+	if _, err := parseMetricsVersion(o.MetricsVersion); err != nil {
+		return o, err
 	}
 	switch o.CRDs {
 	case "":

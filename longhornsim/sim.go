@@ -205,7 +205,11 @@ func newSim(kube kubernetes.Interface, dyn dynamic.Interface, opts Options) *sim
 	s.volCtl = newController("volume", w, s.log, s.syncVolume)
 	if opts.Mode == ModeLegacyQueueJam {
 		// longhorn-manager 1.2: 5 workers, every enqueue rate-limited.
-		s.repCtl = newControllerWithLimiter("replica", legacyWorkers, true, longhornLimiter(opts.SpeedFactor), s.log, s.syncReplica)
+		limiter, bucket := longhornLimiter(opts.SpeedFactor)
+		s.repCtl = newControllerWithLimiter("replica", legacyWorkers, true, limiter, s.log, s.syncReplica)
+		if opts.Meter != nil {
+			opts.Meter.replicaBucket.Store(bucket)
+		}
 	} else {
 		s.repCtl = newController("replica", w, s.log, s.syncReplica)
 	}
@@ -523,6 +527,7 @@ func nameFromKey(key string) string {
 
 // run starts the informers and controllers and blocks until ctx ends.
 func (s *sim) run(ctx context.Context) error {
+	s.startManagers(ctx) // managers.go: queue metrics first, before anything is enqueued
 	s.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.kube.CoreV1().Events("")})
 	defer s.broadcaster.Shutdown()
 

@@ -397,7 +397,7 @@ func TestLonghornLimiter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("speed %v, %d calls, same key %v", tt.speed, tt.calls, tt.sameKey), func(t *testing.T) {
-			l := longhornLimiter(tt.speed)
+			l, bucket := longhornLimiter(tt.speed)
 			var last time.Duration
 			start := time.Now()
 			for i := 0; i < tt.calls; i++ {
@@ -412,9 +412,21 @@ func TestLonghornLimiter(t *testing.T) {
 			if last < tt.wantMin-time.Since(start) || last > tt.wantMax {
 				t.Errorf("call %d waits %v, want %v..%v", tt.calls, last, tt.wantMin, tt.wantMax)
 			}
+			// The meter reads the bucket's wait: the tokens reserved ahead,
+			// as many as the last call waited for, less the refill since;
+			// zero while the burst lasts.
+			m := &Meter{}
+			m.replicaBucket.Store(bucket)
+			got, wantAbout := m.ReplicaQueueWait(), time.Duration(0)
+			if tt.calls > 1000 && !tt.sameKey {
+				wantAbout = last
+			}
+			if got > wantAbout+time.Millisecond || got < wantAbout-time.Since(start) {
+				t.Errorf("meter reads a wait of %v after %d calls, want about %v", got, tt.calls, wantAbout)
+			}
 		})
 	}
-	l := longhornLimiter(1)
+	l, _ := longhornLimiter(1)
 	for i := 0; i < 5; i++ {
 		l.When("r")
 	}

@@ -216,6 +216,7 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 	}
 	if v == nil {
 		s.forgetVolume(name)
+		s.dropData(name)
 		return 0, s.releaseVolumeAttachment(ctx, name)
 	}
 	replicas, err := listLH[instance](s.replicas, byVolume, name)
@@ -314,6 +315,7 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		_, view.backingImageOK = s.backingImageReadyOn(view.backingImage, replicaNodes)
 	}
 	d := decideVolume(view)
+	s.syncData(name, d.state, replicas)
 	if s.opts.Mode == ModeLegacyQueueJam && (d.state == volStateCreating || d.state == volStateAttaching) {
 		s.log.Debug().Str("volume", name).Str("state", d.state).Int("replicaQueue", s.repCtl.queue.Len()).
 			Msg("volume waits for the rate-limited replica queue")
@@ -412,6 +414,7 @@ func (s *sim) defaultVolumeSpec(ctx context.Context, v *volume) (bool, error) {
 // Replica cleanup goes through the replica queue, so a jammed queue slows
 // volume deletion down as well (Longhorn issue 3242).
 func (s *sim) deleteVolume(ctx context.Context, v *volume, replicas []*instance, engine *instance) error {
+	s.dropData(v.Name)
 	if v.Status.State != volStateDeleting {
 		if err := s.patch(ctx, volumeGVR, v.Name, map[string]any{"status": map[string]any{"state": volStateDeleting}}, "status"); err != nil {
 			return err

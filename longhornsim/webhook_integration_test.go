@@ -94,14 +94,14 @@ func TestIntegrationWebhook(t *testing.T) {
 
 	// A volume smaller than its backing image's virtual size (32 MiB) is
 	// refused once the size is known; the seed's 32Mi is accepted.
-	e.waitFor(30*time.Second, bi+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, bi)) })
+	e.waitFor(condTimeout, bi+" ready", func() (bool, string) { return backingImageReady(e.getLH(backingImageGVR, bi)) })
 	small := func() map[string]any {
 		o := volumeObj("it-wh-small", bi)
 		o["spec"].(map[string]any)["size"] = "16777216"
 		o["metadata"].(map[string]any)["namespace"] = Namespace
 		return o
 	}
-	e.waitFor(10*time.Second, "the simulator's cache has the image's virtual size", func() (bool, string) {
+	e.waitFor(condTimeout, "the simulator's cache has the image's virtual size", func() (bool, string) {
 		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, &unstructured.Unstructured{Object: small()},
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err != nil, fmt.Sprint(err)
@@ -130,14 +130,14 @@ func TestIntegrationWebhook(t *testing.T) {
 	}
 
 	// The backing image cannot go while the volume's replicas use it.
-	e.waitFor(30*time.Second, "replicas and VolumeAttachment of "+vol, func() (bool, string) {
+	e.waitFor(condTimeout, "replicas and VolumeAttachment of "+vol, func() (bool, string) {
 		reps, _ := e.dyn.Resource(replicaGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "longhornvolume=" + vol})
 		va := e.getLH(lhvaGVR, vol)
 		return reps != nil && len(reps.Items) == 3 && va != nil, fmt.Sprintf("lhva %v", va != nil)
 	})
 	// The validator reads the simulator's replica cache: a dry run first, so
 	// that the real delete does not race the cache.
-	e.waitFor(10*time.Second, "a dry-run delete of "+bi+" refused", func() (bool, string) {
+	e.waitFor(condTimeout, "a dry-run delete of "+bi+" refused", func() (bool, string) {
 		err := e.dyn.Resource(backingImageGVR).Namespace(Namespace).Delete(e.ctx, bi, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
 		return err != nil, fmt.Sprint(err)
 	})
@@ -163,9 +163,9 @@ func TestIntegrationWebhook(t *testing.T) {
 		}
 	}
 	e.patchLH(lhvaGVR, vol, ticket("node-1"))
-	e.waitFor(30*time.Second, "ticket satisfied on node-1 at generation 0", satisfiedOn("node-1", 0))
+	e.waitFor(condTimeout, "ticket satisfied on node-1 at generation 0", satisfiedOn("node-1", 0))
 	e.patchLH(lhvaGVR, vol, ticket("node-2"))
-	e.waitFor(30*time.Second, "ticket satisfied on node-2 at generation 1", satisfiedOn("node-2", 1))
+	e.waitFor(condTimeout, "ticket satisfied on node-2 at generation 1", satisfiedOn("node-2", 1))
 
 	// Deleting the volume completes: engine, replicas and VolumeAttachment
 	// go, then the finalizers; then the backing image may go too.
@@ -173,7 +173,7 @@ func TestIntegrationWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	e.waitFor(30*time.Second, "volume, VolumeAttachment, engine and replicas gone", func() (bool, string) {
+	e.waitFor(condTimeout, "volume, VolumeAttachment, engine and replicas gone", func() (bool, string) {
 		var left []string
 		for _, g := range []struct {
 			gvr  schema.GroupVersionResource
@@ -193,7 +193,7 @@ func TestIntegrationWebhook(t *testing.T) {
 	if err := e.dyn.Resource(backingImageGVR).Namespace(Namespace).Delete(e.ctx, bi, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting the unused backing image: %v", err)
 	}
-	e.waitFor(30*time.Second, "backing image gone", func() (bool, string) { return e.gone(backingImageGVR, bi) })
+	e.waitFor(condTimeout, "backing image gone", func() (bool, string) { return e.gone(backingImageGVR, bi) })
 }
 
 // TestIntegrationWebhookSetting: minNumberOfCopies comes from the setting
@@ -251,7 +251,7 @@ func TestIntegrationWebhookStopRemovesConfiguration(t *testing.T) {
 		o["metadata"].(map[string]any)["namespace"] = Namespace
 		return o
 	}
-	e.waitFor(30*time.Second, "a dry-run create admitted without the webhook", func() (bool, string) {
+	e.waitFor(condTimeout, "a dry-run create admitted without the webhook", func() (bool, string) {
 		_, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).Create(e.ctx, &unstructured.Unstructured{Object: noFrontend()},
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil, fmt.Sprint(err)

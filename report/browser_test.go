@@ -31,6 +31,11 @@ func TestHTMLInChromium(t *testing.T) {
 	if !strings.Contains(dom, "every pod is Running") || !strings.Contains(dom, `data-outcome="timed-out"`) {
 		t.Error("the rendered DOM lacks the failed step")
 	}
+	// The timeProbe's measured metrics, under its section: two series
+	// drawn, and the absent query said to be absent.
+	if n := strings.Count(dom, `<polyline class="series `); n != 2 || !strings.Contains(dom, "absent: no series matched") {
+		t.Errorf("the rendered DOM has %d measured lines (want 2) or lacks the absent note", n)
+	}
 	for _, line := range strings.Split(logs, "\n") {
 		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
 			t.Errorf("console message: %s", line)

@@ -42,6 +42,7 @@ type probeDetail struct {
 	Samples []float64
 	Checks  []result.Check
 	Limits  []result.Limit
+	Plots   []*result.LineChart
 }
 
 func (d *probeDetail) Summary() string { return fmt.Sprintf("%d sample(s)", len(d.Samples)) }
@@ -60,7 +61,7 @@ func (d *probeDetail) Section() *result.Section {
 	for i, v := range d.Samples {
 		c.Bars = append(c.Bars, result.Bar{Label: strconv.Itoa(i + 1), Value: v})
 	}
-	return &result.Section{Group: "Time probes", Note: fmt.Sprintf("%d run(s)", len(d.Samples)), Facts: d.Properties(), Checks: d.Checks, Chart: c}
+	return &result.Section{Group: "Time probes", Note: fmt.Sprintf("%d run(s)", len(d.Samples)), Facts: d.Properties(), Checks: d.Checks, Chart: c, Plots: d.Plots}
 }
 
 func fixture() []*result.Plan {
@@ -83,6 +84,13 @@ func fixture() []*result.Plan {
 		Name: "create-and-attach", Samples: []float64{3.6},
 		Checks: []result.Check{{Expr: "duration < duration(attachBudget)", Passed: true, Values: map[string]string{"duration": "3.6s", "attachBudget": `"60s"`}}},
 		Limits: []result.Limit{{Label: "duration < 1m (attachBudget)", Value: 60}},
+		Plots: []*result.LineChart{
+			{Title: "measured replicaQueue", Note: `longhorn_workqueue_depth{name="longhorn-replica"}`, Lines: []result.Line{
+				{Label: "pod=longhorn-manager-a", Points: []result.Point{{T: 0, V: 0}, {T: 1, V: 12}, {T: 2, V: 40}, {T: 3.6, V: 3}}},
+				{Label: "pod=longhorn-manager-b", Points: []result.Point{{T: 0, V: 1}, {T: 1, V: 2}, {T: 2, V: 2}, {T: 3.6, V: 0}}},
+			}},
+			{Title: "measured engines", Note: "longhorn_engine_state", Empty: "absent: no series matched"},
+		},
 	}
 	failed := step("every pod is Running", "fakeCount", 18.2, 20.2, result.TimedOut)
 	failed.Error = "step timeout of 2s reached: waiting for Pod in default with labels app=web: 3 matched, 1 satisfied, need all 3\nnot satisfied: pod/web-1: status.phase = \"Pending\""

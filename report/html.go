@@ -65,6 +65,7 @@ type htmlSection struct {
 	titled
 	Facts  []result.Property
 	Checks []result.Check
+	Plots  []titled
 }
 
 type failure struct {
@@ -87,7 +88,8 @@ type kv struct{ K, V string }
 // the objects matched), one
 // section per step whose kind adds one (a timeProbe: a bar per sample and
 // a dashed line per budget its assertions set, its statistics and
-// assertions), the cleanup and the vars; then the environment.
+// assertions, and a line chart per metric it measured), the cleanup and the
+// vars; then the environment.
 func (r *Report) WriteHTML(w io.Writer) error {
 	pg := htmlPage{Report: r}
 	for i := range r.Plans {
@@ -149,6 +151,9 @@ func (hp *htmlPlan) addSection(path string, s *Step, sec *result.Section) {
 	}
 	if sec.Chart != nil {
 		hs.Chart = barChart(sec.Chart)
+	}
+	for _, lc := range sec.Plots {
+		hs.Plots = append(hs.Plots, titled{Title: lc.Title, Note: lc.Note, Outcome: s.Outcome, Chart: lineChart(lc)})
 	}
 	for i := range hp.Sections {
 		if hp.Sections[i].Heading == sec.Group {

@@ -225,6 +225,9 @@ func TestHTMLSelfContained(t *testing.T) {
 		"242/250", // a progress tooltip
 		"<th>replicas</th><td><code>3</code>",
 		"v1.33.1", "cleanup error: deleting ConfigMap/default/cm-2: forbidden",
+		// A measured metric: a line per series, an absent one says so.
+		`<h5>measured replicaQueue</h5>`, `<polyline class="series s0" points=`, `<polyline class="series s1" points=`,
+		`— pod=longhorn-manager-a`, `absent: no series matched`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report.html lacks %q", want)

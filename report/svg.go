@@ -330,3 +330,85 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// maxLines is how many series a line chart draws; the rest are counted in
+// its legend.
+const maxLines = 8
+
+// lineChart draws a kind's values over time: one polyline per series (its
+// points as dots when there are few), the series' labels as a legend, and
+// a note instead of lines when there are none (an absent metric).
+func lineChart(lc *result.LineChart) chart {
+	c := chart{W: chW, H: chH + 20, Label: lc.Title}
+	px0, px1, py0, py1 := chLeft, chW-chRight, chH+20-chB, chT+20
+	axes(&c, px0, px1, py0, py1)
+	span, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
+	for _, l := range lc.Lines {
+		for _, p := range l.Points {
+			span = math.Max(span, p.T)
+			lo, hi = math.Min(lo, p.V), math.Max(hi, p.V)
+		}
+	}
+	for _, m := range lc.Marks {
+		span = math.Max(span, m.T)
+	}
+	if len(lc.Lines) == 0 || math.IsInf(lo, 1) {
+		text := lc.Empty
+		if text == "" {
+			text = "no values"
+		}
+		c.Texts = append(c.Texts, shape{Class: "note absent", X: (px0 + px1) / 2, Y: (py0 + py1) / 2, Text: text, Anchor: "middle"})
+		return c
+	}
+	if span <= 0 {
+		span = 1
+	}
+	lo = math.Min(lo, 0)
+	if hi <= lo {
+		hi = lo + 1
+	}
+	yStep := nice125((hi - lo) * 1.1 / 4)
+	yMin := math.Floor(lo/yStep) * yStep
+	yMax := math.Ceil(hi*1.05/yStep) * yStep
+	if yMax <= yMin {
+		yMax = yMin + yStep
+	}
+	xOf := func(t float64) float64 { return px0 + t/span*(px1-px0) }
+	yOf := func(v float64) float64 { return py0 - (v-yMin)/(yMax-yMin)*(py0-py1) }
+	for v := yMin; v <= yMax+yStep/1e6; v += yStep {
+		c.Lines = append(c.Lines, shape{Class: "grid", X: px0, Y: yOf(v), W: px1, H: yOf(v)})
+		c.Texts = append(c.Texts, shape{Class: "tick", X: px0 - 6, Y: yOf(v) + 4, Text: strconv.FormatFloat(v, 'g', 4, 64), Anchor: "end"})
+	}
+	tStep := niceTime(span / 5)
+	for t := 0.0; t <= span+1e-9; t += tStep {
+		c.Texts = append(c.Texts, shape{Class: "tick", X: xOf(t), Y: py0 + 16, Text: axisTime(t), Anchor: "middle"})
+	}
+	for _, m := range lc.Marks {
+		c.Lines = append(c.Lines, shape{Class: "mark", X: xOf(m.T), Y: py1, W: xOf(m.T), H: py0})
+		c.Texts = append(c.Texts, shape{Class: "tick", X: xOf(m.T) + 2, Y: py1 + 8, Text: m.Label})
+	}
+	lx := px0
+	for i, l := range lc.Lines {
+		if i == maxLines {
+			c.Texts = append(c.Texts, shape{Class: "legend", X: lx, Y: 32, Text: fmt.Sprintf("+%d more", len(lc.Lines)-maxLines)})
+			break
+		}
+		class := fmt.Sprintf("series s%d", i)
+		pts := make([]string, len(l.Points))
+		for j, p := range l.Points {
+			pts[j] = pt(xOf(p.T), yOf(p.V))
+			if len(l.Points) <= 60 {
+				c.Circles = append(c.Circles, shape{Class: class, X: xOf(p.T), Y: yOf(p.V),
+					Title: fmt.Sprintf("%s at %s: %s", l.Label, axisTime(p.T), strconv.FormatFloat(p.V, 'g', 6, 64))})
+			}
+		}
+		c.Polys = append(c.Polys, shape{Class: class, Points: strings.Join(pts, " ")})
+		label := truncate(l.Label, 34)
+		c.Texts = append(c.Texts, shape{Class: "legend " + class, X: lx, Y: 32, Text: "— " + label, Title: l.Label})
+		lx += 12 + 6*float64(len([]rune(label)))
+		if lx > px1-80 {
+			lx = px0
+		}
+	}
+	return c
+}

@@ -49,6 +49,39 @@ type Section struct {
 	Checks []Check
 	// Chart, when set, is drawn as bars against dashed limits.
 	Chart *BarChart
+	// Plots are drawn under the chart, one line per series against time
+	// (a timeProbe's measured metrics).
+	Plots []*LineChart
+}
+
+// LineChart is values against seconds since a start, one line per series.
+type LineChart struct {
+	Title string
+	// Note is shown under the title, e.g. the query.
+	Note  string
+	Lines []Line
+	// Empty says why there are no lines, e.g. "absent: no pod reported
+	// longhorn_engine_state"; the chart then shows it instead.
+	Empty string
+	// Marks are vertical lines at moments of interest (a run's end).
+	Marks []Mark
+}
+
+// Line is one series.
+type Line struct {
+	Label  string
+	Points []Point
+}
+
+// Point is a value V at T seconds.
+type Point struct {
+	T, V float64
+}
+
+// Mark is a labelled moment, T seconds after the chart's start.
+type Mark struct {
+	Label string
+	T     float64
 }
 
 // Check is one assertion and the values it read.

@@ -30,6 +30,10 @@ var dryRunPlans = map[string]struct {
 	"waitFor":   {steps: "- waitFor: {apiVersion: v1, kind: ConfigMap, name: never, condition: 'false'}\n", observing: true},
 	"timeProbe": {steps: "- timeProbe:\n    name: p\n    steps:\n      - sleep: 1h\n"},
 	"sleep":     {steps: "- sleep: 1h\n", observing: true},
+	"measure":   {steps: "- measure:\n    pods: {namespace: longhorn-system, labelSelector: app=longhorn-manager}\n    queries: {depth: longhorn_workqueue_depth}\n    steps: [{sleep: 1h}]\n"},
+	"metrics":   {steps: "- metrics:\n    pods: {namespace: longhorn-system, labelSelector: app=longhorn-manager}\n    queries: {depth: longhorn_workqueue_depth}\n", observing: true},
+	"command":   {steps: "- command: {argv: [touch, /tmp/runner-dry-run-ran]}\n", observing: true},
+	"exec":      {steps: "- exec: {name: web, command: [rm, -rf, /data]}\n", observing: true},
 	"assert":    {steps: "- assert: ['1 < 2']\n"},
 	"patch":     {steps: "- patch: {apiVersion: v1, kind: ConfigMap, name: pre, merge: {data: {k: v}}}\n"},
 }

@@ -17,11 +17,17 @@ type outputs map[string]*eval.Program
 var outputBinds = []string{"objects"}
 
 func buildOutputs(b *engine.Builder, specs map[string]engine.Expr) outputs {
+	return buildOutputsOver(b, specs, "objects", []any{})
+}
+
+// buildOutputsOver compiles outputs that see name (a sample of its value
+// types it) besides vars: objects, results, result.
+func buildOutputsOver(b *engine.Builder, specs map[string]engine.Expr, name string, sample any) outputs {
 	if len(specs) == 0 {
 		return nil
 	}
 	out := outputs{}
-	scope := b.Scope().With("objects", []any{})
+	scope := b.Scope().With(name, sample)
 	names := make([]string, 0, len(specs))
 	for n := range specs {
 		names = append(names, n)
@@ -47,22 +53,27 @@ func buildOutputs(b *engine.Builder, specs map[string]engine.Expr) outputs {
 
 // set evaluates every output over objects and binds it.
 func (o outputs) set(env *engine.Env, objects []any) error {
+	return o.setOver(env, "objects", objects)
+}
+
+// setOver evaluates every output with name bound to v, and binds it.
+func (o outputs) setOver(env *engine.Env, name string, v any) error {
 	if len(o) == 0 {
 		return nil
 	}
-	vals := env.Values().With("objects", objects)
+	vals := env.Values().With(name, v)
 	names := make([]string, 0, len(o))
 	for n := range o {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		v, err := o[n].Run(vals)
+		out, err := o[n].Run(vals)
 		if err != nil {
 			return fmt.Errorf("output %q: %w", n, err)
 		}
-		env.SetOutput(n, v)
-		b, _ := json.Marshal(v)
+		env.SetOutput(n, out)
+		b, _ := json.Marshal(out)
 		env.Log.Debug().Str("output", n).RawJSON("value", b).Msg("output set")
 	}
 	return nil

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/engine/eval"
+	"github.com/scenario-runner/runner/metrics"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -29,6 +31,8 @@ type TimeProbeSpec struct {
 	Repeat engine.IntOrExpr `yaml:"repeat" doc:"How many times to run the steps (default 1; a number or an expression)."`
 	Steps  []engine.Node    `yaml:"steps" required:"true" doc:"The steps to time, run in order, each under its own timeout."`
 	Assert []engine.Expr    `yaml:"assert" doc:"Boolean expressions over duration, samples, min, max, mean, p50, p90 and p99, e.g. p90 < duration(\"30s\")."`
+	// Measure samples metrics while the steps run.
+	Measure *MeasureSpec `yaml:"measure" doc:"Metrics to sample while the steps run (every run), chart in the report and assert on afterwards: from pods through the API server's pod proxy, or from a Prometheus."`
 }
 
 // Describe implements engine.Describer.
@@ -48,6 +52,8 @@ type timeProbeAction struct {
 	asserts []*eval.Program
 	// bounds are the budgets of the assertions, for the report's chart.
 	bounds []eval.Bound
+	// measure, when set, samples metrics during the runs.
+	measure *measure
 }
 
 // ProbeDetail is a timeProbe's result: every sample, the statistics and
@@ -59,6 +65,10 @@ type ProbeDetail struct {
 	StatsSeconds   map[string]float64 `json:"statsSeconds" doc:"duration (the last sample), min, max, mean, p50, p90, p99 (nearest rank) in seconds, rounded to three significant digits as the console shows them."`
 	Assertions     []result.Check     `json:"assertions"`
 	Budgets        []result.Limit     `json:"budgets,omitempty" doc:"Upper limits the assertions put on a statistic (p90 < 30s), in seconds."`
+	// Measure is what the probe's measure block sampled during its runs
+	// (the last time the probe ran, when it is nested in a repeated one).
+	Measure           *metrics.Record `json:"measure,omitempty" doc:"The metrics sampled while the steps ran: every series' samples, min, max and last; absent queries say so."`
+	MeasureAssertions []result.Check  `json:"measureAssertions,omitempty" doc:"The measure block's assertions with the values they read."`
 
 	samples []time.Duration
 }
@@ -96,7 +106,11 @@ func (d *ProbeDetail) Summary() string {
 			parts = append(parts, p.Name+" "+p.Value)
 		}
 	}
-	return fmt.Sprintf("%d sample(s): %s", d.Runs, strings.Join(parts, ", "))
+	out := fmt.Sprintf("%d sample(s): %s", d.Runs, strings.Join(parts, ", "))
+	if d.Measure != nil {
+		out += "; " + measureSummary(d.Measure)
+	}
+	return out
 }
 
 // Properties implements result.Detail: runs, the statistics and the
@@ -105,6 +119,14 @@ func (d *ProbeDetail) Properties() []result.Property {
 	props := append([]result.Property{{Name: "runs", Value: strconv.Itoa(d.Runs)}}, d.stats()...)
 	for i, a := range d.Assertions {
 		props = append(props, result.Property{Name: fmt.Sprintf("assert.%d", i+1), Value: checkText(a)})
+	}
+	if d.Measure != nil {
+		for _, f := range measureFacts(d.Measure) {
+			props = append(props, result.Property{Name: "measure." + f.Name, Value: f.Value})
+		}
+		for i, a := range d.MeasureAssertions {
+			props = append(props, result.Property{Name: fmt.Sprintf("measure.assert.%d", i+1), Value: checkText(a)})
+		}
 	}
 	return props
 }
@@ -127,10 +149,15 @@ func (d *ProbeDetail) Section() *result.Section {
 	for i, v := range d.SamplesSeconds {
 		c.Bars = append(c.Bars, result.Bar{Label: strconv.Itoa(i + 1), Value: v})
 	}
-	return &result.Section{
+	sec := &result.Section{
 		Group: "Time probes", Note: fmt.Sprintf("%d run(s)", d.Runs),
 		Facts: d.stats(), Checks: d.Assertions, Chart: c,
 	}
+	if d.Measure != nil {
+		sec.Checks = append(sec.Checks, d.MeasureAssertions...)
+		sec.Plots = measurePlots(d.Measure)
+	}
+	return sec
 }
 
 // checkText is "passed: <expr> (a = 1s, b = 2s)" or "failed: ...".
@@ -174,6 +201,9 @@ func (s *TimeProbeSpec) Build(b *engine.Builder) (engine.Action, error) {
 			a.bounds = append(a.bounds, p.Bounds(probeStatNames, b.Scope())...)
 		}
 	}
+	if s.Measure != nil {
+		a.measure = s.Measure.build(b)
+	}
 	return a, nil
 }
 
@@ -197,12 +227,19 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 	probe := acc
 	env.Result.Detail = probe
 	samples := probe.samples
+	var m *measuring
+	if a.measure != nil && !env.DryRun {
+		m = a.measure.start(ctx, env)
+	}
 	for i := range n {
 		first := len(env.Result.Steps)
 		start := time.Now()
 		err := env.RunSteps(ctx, a.steps)
 		if err != nil {
 			probe.setSamples(samples)
+			if m != nil {
+				probe.Measure = m.stop(ctx)
+			}
 			if n == 1 {
 				return err
 			}
@@ -216,7 +253,14 @@ func (a *timeProbeAction) Run(ctx context.Context, env *engine.Env) error {
 		env.Progress(i+1, n, "runs", 0)
 	}
 	probe.setSamples(samples)
-	return a.check(env, probe)
+	err := a.check(env, probe)
+	if m != nil {
+		probe.Measure = m.stop(ctx)
+		checks, merr := a.measure.check(env, probe.Measure)
+		probe.MeasureAssertions = checks
+		err = errors.Join(err, merr)
+	}
+	return err
 }
 
 // check evaluates every assertion and records what each saw. The error
@@ -285,6 +329,8 @@ func budgets(bounds []eval.Bound, vals eval.Values) []result.Limit {
 
 func formatProbeValue(v any) string {
 	switch x := v.(type) {
+	case interface{ CheckValue() string }:
+		return x.CheckValue()
 	case time.Duration:
 		return result.FormatDuration(x)
 	case []time.Duration:

@@ -64,13 +64,17 @@ func (s *Scope) Names() []string {
 // function (min, max, duration in a timeProbe) are stored under a private
 // name, so that both `duration` and `duration("2m")` work.
 // A nil sample declares a name of any type (an output, whose type is known
-// only at run time).
+// only at run time); a types.Type sample declares that type (a map with
+// known keys: a typo in a key is then a load-time error).
 func (s *Scope) env() types.Map {
 	env := make(types.Map, len(s.names))
 	for k, v := range s.names {
-		if v == nil {
+		switch t := v.(type) {
+		case nil:
 			env[private(k)] = types.Any
-		} else {
+		case types.Type: // a declared shape, e.g. types.Map{"max": types.Float64}
+			env[private(k)] = t
+		default:
 			env[private(k)] = types.TypeOf(v)
 		}
 	}

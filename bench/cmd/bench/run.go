@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 
 	suites := map[string]func(context.Context) error{
 		"apply": d.applySuite, "wait": d.waitSuite, "apiload": d.apiLoadSuite,
-		"memory": d.memorySuite, "suites": d.suitesSuite, "large": d.largeSuite, "seed": d.seedSuite,
+		"memory": d.memorySuite, "exec": d.execSuite, "suites": d.suitesSuite, "large": d.largeSuite, "seed": d.seedSuite, "measure": d.measureSuite,
 	}
 	var errs []error
 	for _, name := range allSuites {
