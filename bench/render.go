@@ -92,6 +92,7 @@ func Markdown(r *Results, jsonPath string) string {
 	seed(&b, r)
 	large(&b, r)
 	measureSection(&b, r)
+	suitesSection(&b, r)
 	if len(r.Commands) > 0 {
 		p("### Commands\n\n```\n")
 		for _, k := range sortedKeys(r.Commands) {
@@ -297,6 +298,9 @@ func goals(b *strings.Builder, r *Results) {
 					fmt.Sprintf("%.0f to configmaps in %.0f s (%s); %.0f in all with discovery", target, run.Seconds, from, run.OwnTotal()), yesNo(target <= GoalRequests))
 			}
 		}
+	}
+	if r.PlanSuite != nil {
+		suitesGoals(row, r)
 	}
 	p("\n")
 }

@@ -34,18 +34,20 @@ type Results struct {
 	// Commands are the command lines of each tool, with placeholders.
 	Commands map[string]string `json:"commands"`
 	// Host is how busy the machine was with others' work during the trials.
-	Host    HostLoad       `json:"host"`
-	Apply   []ApplySet     `json:"apply,omitempty"`
-	Wait    *WaitSuite     `json:"wait,omitempty"`
-	APILoad *APILoadSuite  `json:"apiLoad,omitempty"`
-	Memory  *MemorySuite   `json:"memory,omitempty"`
-	Large   *LargeSuite    `json:"large,omitempty"`
-	Seed    []SeedRun      `json:"seed,omitempty"`
-	Exec    *ExecSuite     `json:"exec,omitempty"`
-	Measure *MeasureSuite  `json:"measure,omitempty"`
-	Errors  []string       `json:"errors,omitempty"`
-	Notes   []string       `json:"notes,omitempty"`
-	Suites  map[string]int `json:"suiteSeconds,omitempty"`
+	Host    HostLoad      `json:"host"`
+	Apply   []ApplySet    `json:"apply,omitempty"`
+	Wait    *WaitSuite    `json:"wait,omitempty"`
+	APILoad *APILoadSuite `json:"apiLoad,omitempty"`
+	Memory  *MemorySuite  `json:"memory,omitempty"`
+	Large   *LargeSuite   `json:"large,omitempty"`
+	Seed    []SeedRun     `json:"seed,omitempty"`
+	Exec    *ExecSuite    `json:"exec,omitempty"`
+	Measure *MeasureSuite `json:"measure,omitempty"`
+	// PlanSuite is the suites benchmark (many plans, list, merge, shards).
+	PlanSuite *SuitesBench   `json:"planSuite,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
+	Notes     []string       `json:"notes,omitempty"`
+	Suites    map[string]int `json:"suiteSeconds,omitempty"`
 }
 
 // Settings are the knobs of the run.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -132,31 +134,63 @@ func (in *inputs) secretValues() {
 
 // loadPlans loads and validates every file, collecting all problems, so
 // that nothing runs unless every plan is valid. The values of secret
-// variables are added to redact.Default.
+// variables are added to redact.Default. Files load on every core (a
+// suite of a thousand plans); the plans and problems keep the files' order.
 func loadPlans(planFiles []string, in inputs) ([]*engine.Plan, error) {
 	in.secretValues()
 	reg := steps.Kinds()
+	schema, err := compiledSchema(reg) // once: compiling it costs more than checking a plan
+	if err != nil {
+		return nil, fmt.Errorf("compiling the plan schema: %w", err)
+	}
+	type loaded struct {
+		plan  *engine.Plan
+		err   error
+		fatal error // a usage error (--values): stops everything
+	}
+	out := make([]loaded, len(planFiles))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(planFiles)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f := planFiles[i]
+				root := in.root
+				if root == "" {
+					root = filepath.Dir(f)
+				}
+				ov, err := in.overrides(root)
+				if err != nil {
+					out[i].fatal = err
+					continue
+				}
+				p, err := engine.Load(f, engine.LoadOptions{Registry: reg, Overrides: ov, Root: in.root})
+				if err == nil {
+					err = checkSchema(f, schema)
+				}
+				out[i].plan, out[i].err = p, err
+			}
+		}()
+	}
+	for i := range planFiles {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var plans []*engine.Plan
 	var errs []error
-	for _, f := range planFiles {
-		root := in.root
-		if root == "" {
-			root = filepath.Dir(f)
+	for _, l := range out {
+		switch {
+		case l.fatal != nil:
+			return nil, l.fatal
+		case l.err != nil:
+			errs = append(errs, l.err)
+		default:
+			in.addSecrets(l.plan)
+			plans = append(plans, l.plan)
 		}
-		ov, err := in.overrides(root)
-		if err != nil {
-			return nil, err
-		}
-		p, err := engine.Load(f, engine.LoadOptions{Registry: reg, Overrides: ov, Root: in.root})
-		if err == nil {
-			err = checkSchema(f, reg)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		in.addSecrets(p)
-		plans = append(plans, p)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -42,7 +42,7 @@ func newObserver(o *runOptions, log zerolog.Logger) (stoppableObserver, zerolog.
 // writeReport writes report.json, junit.xml and report.html of results into
 // --report-dir and lists their paths on stderr. A report that cannot be
 // written fails the command.
-func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, server string) error {
+func writeReport(o *runOptions, paths []string, meta map[string]string, results []*result.Plan, client *kube.Client, server string) error {
 	var args []string
 	if o.in.root != "" {
 		args = append(args, "--root", o.in.root)
@@ -57,12 +57,29 @@ func writeReport(o *runOptions, results []*result.Plan, client *kube.Client, ser
 		name, _, _ := strings.Cut(s, "=")
 		args = append(args, "--set-secret", name+"="+redact.Mask)
 	}
-	for _, r := range results {
-		args = append(args, r.File)
+	for _, f := range []struct{ name, value string }{{"--selector", o.sel.selector}, {"--shard", o.sel.shard}, {"--rerun-failed", o.sel.rerunFailed}} {
+		if f.value != "" {
+			args = append(args, f.name, f.value)
+		}
 	}
-	rep := report.New(results, report.Meta{
-		RunnerVersion: version(), ClusterHost: client.Config.Host, ClusterContext: client.Context, Args: args,
-	})
+	for _, t := range o.sel.timings {
+		args = append(args, "--timings", t)
+	}
+	for _, c := range o.sel.cells {
+		args = append(args, "--cell", c)
+	}
+	if o.parallel > 1 {
+		args = append(args, "--parallel", fmt.Sprint(o.parallel))
+	}
+	for _, m := range o.meta {
+		args = append(args, "--meta", m)
+	}
+	args = append(args, paths...)
+	m := report.Meta{RunnerVersion: version(), Args: args, Labels: meta, Shard: o.sel.shard}
+	if client != nil {
+		m.ClusterHost, m.ClusterContext = client.Config.Host, client.Context
+	}
+	rep := report.New(results, m)
 	if rep.Cluster.Version == "" {
 		rep.Cluster.Version = server
 	}

@@ -96,7 +96,7 @@ func reportError(w io.Writer, err error) {
 func NewRootCommand(ctx context.Context, streams Streams, abort <-chan struct{}) *cobra.Command {
 	opts := &runOptions{streams: streams, abort: abort}
 	root := &cobra.Command{
-		Use:   "runner [flags] PLAN...",
+		Use:   "runner [flags] PLAN|FOLDER...",
 		Short: "Run declarative Kubernetes test scenarios",
 		Long: `runner runs scenario plans: YAML files that apply manifests, scale workloads,
 wait for conditions over many objects, time actions and assert on the times.
@@ -106,7 +106,9 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 3 cluster unreachable or unauthorized, 130 interrupted.`,
 		Example: `  runner scenarios/bi-scalability.yaml
   runner --set replicas=5 --set attachBudget=30s scenarios/bi-scalability.yaml
-  runner validate scenarios/*.yaml`,
+  runner validate scenarios/
+  runner --selector tier=nightly --parallel 4 --report-dir out scenarios/
+  runner --shard 2/4 --timings last/report.json scenarios/`,
 		Args:          cobra.MinimumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -120,7 +122,7 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 		return fmt.Errorf("%w: %v (see %s --help)", ErrUsage, err, c.CommandPath())
 	})
 	opts.addFlags(root)
-	root.AddCommand(newValidateCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams))
+	root.AddCommand(newValidateCommand(streams), newListCommand(streams), newReportCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -15,7 +15,11 @@ var marks = map[result.Outcome]string{
 
 // printResult writes a readable summary of one plan run.
 func printResult(w io.Writer, r *result.Plan) {
-	fmt.Fprintf(w, "%s %s (%s) %s\n", strings.ToUpper(marks[r.Outcome]), r.Name, result.FormatDuration(r.Duration()), r.File)
+	name := r.ID
+	if name == "" {
+		name = r.Name
+	}
+	fmt.Fprintf(w, "%s %s (%s) %s\n", strings.ToUpper(marks[r.Outcome]), name, result.FormatDuration(r.Duration()), r.File)
 	printSteps(w, r.Steps, "  ")
 	if r.Error != "" && !stepShowed(r.Steps) {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)

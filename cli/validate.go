@@ -20,25 +20,38 @@ import (
 
 func newValidateCommand(streams Streams) *cobra.Command {
 	var in inputs
+	var sel selection
 	cmd := &cobra.Command{
-		Use:   "validate PLAN...",
+		Use:   "validate PLAN|FOLDER...",
 		Short: "Check plans without a cluster: every error with its file, line and column",
 		Long: `validate decodes and type-checks plans, compiles every expression, checks that
 referenced files exist and checks each plan against the JSON Schema. It needs
-no cluster and no kubeconfig. Exit 0 when every plan is valid, 2 otherwise.`,
+no cluster and no kubeconfig. Below a folder, every YAML file whose first
+document has steps is a plan; other YAML (manifests, values) is skipped.
+Exit 0 when every plan is valid, 2 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := loadPlans(args, in); err != nil {
+			s, err := loadSuite(args, in, sel)
+			if err != nil {
 				renderInvalid(streams.Err, err)
 				return err
 			}
-			for _, a := range args {
-				fmt.Fprintf(streams.Out, "%s: valid\n", a)
+			cells := map[string]int{}
+			for _, c := range s.Cells {
+				cells[c.Plan]++
+			}
+			for _, f := range s.Found.Plans {
+				if n := cells[f]; n > 1 {
+					fmt.Fprintf(streams.Out, "%s: valid (%d cells)\n", f, n)
+				} else {
+					fmt.Fprintf(streams.Out, "%s: valid\n", f)
+				}
 			}
 			return nil
 		},
 	}
 	in.addFlags(cmd.Flags())
+	sel.addSelectorFlags(cmd.Flags())
 	return cmd
 }
 
@@ -63,11 +76,7 @@ func compiledSchema(reg *engine.Registry) (*jsonschema.Schema, error) {
 // each violation at the YAML position of the offending value. It runs after
 // the engine's own checks, which give better messages; a violation here
 // means the schema and the Go types disagree.
-func checkSchema(file string, reg *engine.Registry) error {
-	s, err := compiledSchema(reg)
-	if err != nil {
-		return fmt.Errorf("compiling the plan schema: %w", err)
-	}
+func checkSchema(file string, s *jsonschema.Schema) error {
 	data, err := files.ReadFile(file)
 	if err != nil {
 		return err

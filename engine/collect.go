@@ -66,7 +66,12 @@ func (r *run) collect(ctx context.Context, p *Plan, o RunOptions, failed *Step, 
 	spec := mergeCollect(p.Collect, failed.Collect)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), collectTimeout)
 	defer cancel()
-	rel := filepath.Join("diagnostics", p.Name)
+	// Per cell: two cells of one plan may fail at the same time.
+	folder := p.Name
+	if p.ID != "" {
+		folder = p.ID
+	}
+	rel := filepath.Join("diagnostics", folder)
 	c := &collector{cl: o.Cluster, dir: filepath.Join(o.ReportDir, rel), rel: rel, step: fr.Name}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return []result.Diagnostic{{Step: fr.Name, What: "diagnostics", Error: err.Error()}}

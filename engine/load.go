@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -133,7 +134,11 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		errs.Add(errors.New("engine: no step registry given"))
 		return fail()
 	}
-	p.Vars, p.VarNames = loadVars(d, spec.Vars.Node, opts.Overrides, opts.Registry.Bound(), &errs)
+	reserved := append(opts.Registry.Bound(), RunIDVar)
+	var defaults eval.Values
+	var pinned map[string]bool
+	p.Vars, p.VarNames, defaults, pinned = loadVars(d, spec.Vars.Node, opts.Overrides, reserved, &errs)
+	suiteKeys(d, &spec, body, p, defaults, pinned)
 
 	// Without --root, a missing plan folder is reported by the file: that
 	// needs it (Builder.Root stays nil).
@@ -150,7 +155,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	}
 	b := &Builder{
 		Dir: p.Dir, Root: fsRoot, Manifests: manifest.NewBudget(), Defaults: p.Defaults, registry: opts.Registry, dec: d,
-		scope: eval.NewScope(p.Vars),
+		scope: eval.NewScope(p.Vars).With(RunIDVar, ""),
 	}
 	if stepsNode := valueOf(body, "steps"); stepsNode != nil && stepsNode.Kind == yaml.SequenceNode && len(stepsNode.Content) == 0 {
 		errs.Add(diag.NodeError(src, stepsNode, "a plan needs at least one step"))
@@ -245,10 +250,11 @@ func yamlError(src *diag.Source, data []byte, err error) error {
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // loadVars reads the vars mapping in order and applies overrides; names in
-// reserved are bound by step kinds and cannot be variables.
-func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []string, errs *diag.List) (eval.Values, []string) {
-	vals := eval.Values{}
-	var names []string
+// reserved are bound by step kinds or the runner and cannot be variables.
+// It also returns the defaults, before overrides, and the names overridden.
+func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []string, errs *diag.List) (vals eval.Values, names []string, defaults eval.Values, pinned map[string]bool) {
+	vals = eval.Values{}
+	pinned = map[string]bool{}
 	if n != nil && n.Tag != "!!null" {
 		if n.Kind != yaml.MappingNode {
 			d.Errorf(n, "vars must be a mapping of names to default values, got %s", decode.Describe(n))
@@ -276,6 +282,7 @@ func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []
 			}
 		}
 	}
+	defaults = maps.Clone(vals)
 	for _, o := range overrides {
 		if !slices.Contains(names, o.Name) && o.Optional {
 			continue
@@ -291,6 +298,7 @@ func loadVars(d *decode.Decoder, n *yaml.Node, overrides []Override, reserved []
 			continue
 		}
 		vals[o.Name] = o.Value
+		pinned[o.Name] = true
 	}
-	return vals, names
+	return vals, names, defaults, pinned
 }

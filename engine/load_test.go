@@ -90,10 +90,10 @@ func TestLoadErrors(t *testing.T) {
 		{"two kinds", "name: x\nsteps:\n  - echo: {text: a}\n    echo2: {}\n", []string{`plan.yaml:4:5: unknown key "echo2", did you mean "echo"?`}},
 		{"bad duration", "name: x\ntimeout: 2 hours\nsteps:\n  - echo: {text: a}\n", []string{`plan.yaml:2:10: expected a duration such as 30s, 5m or 1h30m, got "2 hours"`}},
 		{"wrong type", "name: x\nsteps:\n  - echo: {text: [a]}\n", []string{`plan.yaml:3:18: expected a string, got a list`}},
-		{"undefined var in template", "name: x\nsteps:\n  - echo: {text: \"hi ${{ who }}\"}\n", []string{`plan.yaml:3:26: unknown name who`}},
+		{"undefined var in template", "name: x\nsteps:\n  - echo: {text: \"hi ${{ who }}\"}\n", []string{`plan.yaml:3:26: unknown name who (known names: runID)`}},
 		{"not boolean", "name: x\nsteps:\n  - echo: {text: a, check: 1 + 1}\n", []string{`plan.yaml:3:28: expected bool, but got int`}},
 		{"int expected", "name: x\nvars: {w: hello}\nsteps:\n  - echo: {text: a, n: \"w == 'x'\"}\n", []string{`plan.yaml:4:25: expected an integer, but "w == 'x'" is of type bool`}},
-		{"output used before set", "name: x\nsteps:\n  - echo: {text: \"${{ later }}\"}\n  - echo: {text: a, outputs: {later: \"1\"}}\n", []string{`plan.yaml:3:23: unknown name later`}},
+		{"output used before set", "name: x\nsteps:\n  - echo: {text: \"${{ later }}\"}\n  - echo: {text: a, outputs: {later: \"1\"}}\n", []string{`plan.yaml:3:23: unknown name later (known names: runID)`}},
 		{"reserved var", "name: x\nvars: {object: 1}\nsteps:\n  - echo: {text: a}\n", []string{`plan.yaml:2:8: variable name "object" is reserved (it names a value the runner provides)`}},
 		{"empty steps", "name: x\nsteps: []\n", []string{`plan.yaml:2:8: a plan needs at least one step`}},
 		{"unterminated", "name: x\nsteps:\n  - echo: {text: \"a ${{ b\"}\n", []string{`plan.yaml:3:21: unterminated ${{: expected }}`}},
@@ -127,7 +127,7 @@ func TestBlockScalarPositions(t *testing.T) {
 		t.Fatal("want an error")
 	}
 	r := err.(*engine.InvalidError).Render()
-	want := "plan.yaml:6:17: unknown name nope\n          two ${{ nope }}\n                  ^\n"
+	want := "plan.yaml:6:17: unknown name nope (known names: runID)\n          two ${{ nope }}\n                  ^\n"
 	if r != want {
 		t.Errorf("render:\n%s\nwant:\n%s", r, want)
 	}
@@ -205,6 +205,7 @@ func FuzzLoad(f *testing.F) {
 		"name: x\nsteps:\n  - echo: {text: a, check: 'a ?? b'}\n",
 		"---\n---\n",
 		"name: x\nsteps:\n  - {}\n  - echo: &a {text: a}\n  - echo: *a\n",
+		"name: x\nlabels: {tier: a}\nlocks: [l]\nvars: {n: 1, s: a, f: 0.5}\nmatrix: {n: [1, 2], s: [a, b], f: [1, 2.5]}\nsteps:\n  - echo: {text: \"${{ n }}${{ runID }}\"}\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -221,6 +222,16 @@ func FuzzLoad(f *testing.F) {
 		p, err := engine.LoadBytes("fuzz.yaml", []byte(src), engine.LoadOptions{Registry: reg})
 		if err == nil && p == nil {
 			t.Fatal("nil plan without error")
+		}
+		if err == nil {
+			cells := p.Cells()
+			n := 1
+			for _, ax := range p.Matrix {
+				n *= len(ax.Values)
+			}
+			if len(cells) != n {
+				t.Fatalf("%d cells for a matrix of %d combinations", len(cells), n)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, engine.ErrInvalid) {

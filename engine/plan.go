@@ -11,15 +11,18 @@ import (
 // PlanSpec is the YAML shape of a plan file (format v1). It is the source of
 // truth for schemas/scenario.schema.json.
 type PlanSpec struct {
-	Name        string       `yaml:"name" required:"true" doc:"Name of the scenario: lower-case letters, digits and dashes."`
-	Description string       `yaml:"description" doc:"What the scenario tests, for people."`
-	Vars        Node         `yaml:"vars" doc:"Variables and their defaults; --values FILE, then --set name=value override them. Every expression can read them."`
-	Timeout     Duration     `yaml:"timeout" doc:"Bound on the whole scenario, cleanup excluded (e.g. 2h)."`
-	Cleanup     string       `yaml:"cleanup" enum:"always,on-success,never" doc:"When to delete what the scenario created (default always); --cleanup overrides."`
-	Defaults    DefaultsSpec `yaml:"defaults" doc:"Defaults for every step."`
-	Steps       []Node       `yaml:"steps" required:"true" doc:"The steps, run in order. Each has exactly one step kind key."`
-	Collect     *CollectSpec `yaml:"collect" doc:"Evidence gathered when a step fails or times out, before cleanup, into --report-dir (default with --report-dir: events and the failed step's objects)."`
-	Finally     []Node       `yaml:"finally" doc:"Steps run after the steps, whatever their outcome (also after Ctrl-C or a timeout, within the cleanup budget), before cleanup: e.g. remove a taint, scale back."`
+	Name        string            `yaml:"name" required:"true" doc:"Name of the scenario: lower-case letters, digits and dashes."`
+	Description string            `yaml:"description" doc:"What the scenario tests, for people."`
+	Labels      map[string]string `yaml:"labels" doc:"What the plan is, as key: value strings (tier: nightly, area: backing-image); --selector picks plans by them with Kubernetes label-selector syntax."`
+	Matrix      MatrixSpec        `yaml:"matrix" doc:"Variables the plan declares in vars, each with a list of values: the plan runs once per combination (a cell, e.g. bi-scalability[replicas=25]). --set of one pins it."`
+	Locks       []string          `yaml:"locks" doc:"Shared things the plan changes that no other plan may use at the same time under --parallel (e.g. longhorn-settings, node-drain); cluster: the plan runs alone."`
+	Vars        Node              `yaml:"vars" doc:"Variables and their defaults; --values FILE, then --set name=value override them. Every expression can read them."`
+	Timeout     Duration          `yaml:"timeout" doc:"Bound on the whole scenario, cleanup excluded (e.g. 2h)."`
+	Cleanup     string            `yaml:"cleanup" enum:"always,on-success,never" doc:"When to delete what the scenario created (default always); --cleanup overrides."`
+	Defaults    DefaultsSpec      `yaml:"defaults" doc:"Defaults for every step."`
+	Steps       []Node            `yaml:"steps" required:"true" doc:"The steps, run in order. Each has exactly one step kind key."`
+	Collect     *CollectSpec      `yaml:"collect" doc:"Evidence gathered when a step fails or times out, before cleanup, into --report-dir (default with --report-dir: events and the failed step's objects)."`
+	Finally     []Node            `yaml:"finally" doc:"Steps run after the steps, whatever their outcome (also after Ctrl-C or a timeout, within the cleanup budget), before cleanup: e.g. remove a taint, scale back."`
 }
 
 // DefaultsSpec holds plan-wide defaults.
@@ -101,6 +104,16 @@ type Plan struct {
 	// Local are the steps (nested ones too) of kinds that run programs on
 	// this machine (Kind.Local), as errors to show when that is not allowed.
 	Local []*diag.Error
+	// Labels, Locks and Matrix are the plan's suite keys (see Cells).
+	Labels map[string]string
+	Locks  []string
+	Matrix []Axis
+	// ID names the cell: the plan's name, and for a cell of a matrix the
+	// values it runs with (bi-scalability[replicas=25]).
+	ID string
+	// Cell holds the matrix values of this cell (nil for a plan without a
+	// matrix, or before Cells).
+	Cell map[string]any
 }
 
 // RefuseLocal is the error of a run of p that may not run local programs:

@@ -32,7 +32,7 @@ type RunOptions struct {
 	// Server is the cluster's version, for the result.
 	Server string
 	// ReportDir, when set, is where a failed step's diagnostics are
-	// written (under diagnostics/<plan>/).
+	// written (under diagnostics/<cell id>/).
 	ReportDir string
 	// RunID names the run in the labels of what it creates; empty makes a
 	// new one (kube.NewRunID).
@@ -47,7 +47,13 @@ type RunOptions struct {
 // always returns a result; ctx's cancellation (Ctrl-C) marks the run
 // interrupted and still cleans up, within CleanupTimeout.
 func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
-	res := &result.Plan{Name: p.Name, File: p.File, Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server, RunID: o.RunID}
+	res := &result.Plan{
+		Name: p.Name, ID: p.ID, File: p.File, Labels: maps.Clone(p.Labels), Locks: slices.Clone(p.Locks), Cell: maps.Clone(p.Cell),
+		Vars: maps.Clone(map[string]any(p.Vars)), Start: time.Now(), DryRun: o.DryRun, Server: o.Server, RunID: o.RunID,
+	}
+	if res.ID == "" {
+		res.ID = p.Name
+	}
 	if res.RunID == "" {
 		res.RunID = kube.NewRunID(res.Start)
 	}
@@ -61,6 +67,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 	}
 	cl := newCleaner()
 	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer, allowLocal: o.AllowLocal}
+	r.vals[RunIDVar] = res.RunID
 	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, RunID: res.RunID, Plan: p.Name, run: r}
 	o.Log.Info().Str("plan", p.Name).Str("run", res.RunID).Msg("run id (labels runner.io/run on what it creates; runner cleanup --run " + res.RunID + " removes leftovers)")
 
@@ -206,7 +213,7 @@ func (r *run) finally(ctx context.Context, p *Plan, o RunOptions, res *result.Pl
 func (r *run) outputs(p *Plan) map[string]any {
 	out := map[string]any{}
 	for k, v := range r.values() {
-		if !slices.Contains(p.VarNames, k) {
+		if !slices.Contains(p.VarNames, k) && k != RunIDVar {
 			out[k] = v
 		}
 	}

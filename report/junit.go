@@ -90,7 +90,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	doc := junitSuites{Name: "runner", Time: secs(r.DurationSeconds)}
 	for _, p := range r.Plans {
 		s := junitSuite{
-			Name: p.Name, Time: secs(p.DurationSeconds), File: p.File,
+			Name: p.Title(), Time: secs(p.DurationSeconds), File: p.File,
 			Timestamp: p.Start.UTC().Format(time.RFC3339),
 		}
 		props := []junitProp{
@@ -127,7 +127,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		}
 		add("", p.Steps)
 		if c := p.Cleanup; c != nil && c.Ran {
-			jc := junitCase{Name: "cleanup", Classname: p.Name, Time: secs(c.DurationSeconds)}
+			jc := junitCase{Name: "cleanup", Classname: p.Title(), Time: secs(c.DurationSeconds)}
 			if len(c.Errors) > 0 {
 				msg := strings.Join(c.Errors, "\n")
 				jc.Failure = &junitCondition{Message: msg, Type: "cleanup", Body: msg}
@@ -168,7 +168,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 }
 
 func junitStep(p Plan, st Step, name string) junitCase {
-	c := junitCase{Name: name, Classname: p.Name, Time: secs(st.DurationSeconds), File: st.Position}
+	c := junitCase{Name: name, Classname: p.Title(), Time: secs(st.DurationSeconds), File: st.Position}
 	var props []junitProp
 	props = append(props, junitProp{"kind", st.Kind})
 	if st.detail != nil {
@@ -206,7 +206,7 @@ func varText(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(jsonable(v))
 	if err != nil {
 		return fmt.Sprint(v)
 	}

@@ -3,6 +3,8 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"runtime"
 	"slices"
 	"time"
@@ -27,20 +29,38 @@ type Meta struct {
 	Args []string
 	// Generated is when the report was made; zero means now.
 	Generated time.Time
+	// Labels are the --meta key=value pairs given at run time (e.g.
+	// longhorn=v1.9.2), for comparisons and trends.
+	Labels map[string]string
+	// Shard is the --shard I/N this invocation ran, if any.
+	Shard string
 }
 
 // Report is the whole run of one invocation: every plan, in order. It is
 // report.json's document and the model the JUnit and HTML renderers use.
 type Report struct {
-	SchemaVersion   string         `json:"schemaVersion" doc:"Shape of this document: runner.report/v2 (v2: a step's kind-specific results moved under detail)." enum:"runner.report/v2"`
-	Generated       time.Time      `json:"generated" doc:"When the report was written."`
-	Outcome         result.Outcome `json:"outcome" doc:"The worst outcome of the plans (interrupted > timed-out > failed > skipped > passed)."`
-	Start           time.Time      `json:"start" doc:"Start of the first plan."`
-	End             time.Time      `json:"end" doc:"End of the last plan."`
-	DurationSeconds float64        `json:"durationSeconds" doc:"End minus start, in seconds."`
-	Runner          Runner         `json:"runner"`
-	Cluster         Cluster        `json:"cluster"`
-	Plans           []Plan         `json:"plans" doc:"Every plan of the invocation, in the order they ran."`
+	SchemaVersion   string            `json:"schemaVersion" doc:"Shape of this document: runner.report/v2 (v2: a step's kind-specific results moved under detail)." enum:"runner.report/v2"`
+	Generated       time.Time         `json:"generated" doc:"When the report was written."`
+	Outcome         result.Outcome    `json:"outcome" doc:"The worst outcome of the plans (interrupted > timed-out > failed > skipped > passed)."`
+	Start           time.Time         `json:"start" doc:"Start of the first plan."`
+	End             time.Time         `json:"end" doc:"End of the last plan."`
+	DurationSeconds float64           `json:"durationSeconds" doc:"End minus start, in seconds."`
+	Runner          Runner            `json:"runner"`
+	Cluster         Cluster           `json:"cluster"`
+	Meta            map[string]string `json:"meta,omitempty" doc:"The --meta key=value pairs given at run time (e.g. longhorn: v1.9.2), shown by report trend and compare."`
+	Shard           string            `json:"shard,omitempty" doc:"The --shard I/N this invocation ran."`
+	Sources         []Source          `json:"sources,omitempty" doc:"In a merged report (runner report merge): the reports it was made from."`
+	Plans           []Plan            `json:"plans" doc:"Every plan of the invocation, in the order they ran."`
+}
+
+// Source is one report a merged report was made from.
+type Source struct {
+	File      string            `json:"file" doc:"The report.json merged, as given."`
+	Shard     string            `json:"shard,omitempty" doc:"Its --shard I/N."`
+	Generated time.Time         `json:"generated"`
+	Outcome   result.Outcome    `json:"outcome"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	Cells     int               `json:"cells" doc:"Plans (cells) taken from it."`
 }
 
 // Runner describes the runner binary and how it was called.
@@ -61,22 +81,35 @@ type Cluster struct {
 
 // Plan is the run of one plan.
 type Plan struct {
-	Name            string         `json:"name"`
-	File            string         `json:"file"`
-	RunID           string         `json:"runId,omitempty" doc:"This run's id: the objects it created carry it in the label runner.io/run (runner cleanup --run ID)."`
-	Outcome         result.Outcome `json:"outcome"`
-	Error           string         `json:"error,omitempty" doc:"Why the plan failed, as the console shows it."`
-	Start           time.Time      `json:"start"`
-	End             time.Time      `json:"end"`
-	DurationSeconds float64        `json:"durationSeconds"`
-	DryRun          bool           `json:"dryRun,omitempty"`
-	ServerVersion   string         `json:"serverVersion,omitempty" doc:"API server version when the plan ran."`
-	Vars            map[string]any `json:"vars" doc:"The variables the plan ran with, after --values and --set."`
-	Warnings        []string       `json:"warnings,omitempty"`
-	Steps           []Step         `json:"steps"`
-	Outputs         map[string]any `json:"outputs,omitempty" doc:"The values steps bound, as they were at the end."`
-	Diagnostics     []Diagnostic   `json:"diagnostics,omitempty" doc:"Evidence collected when a step failed, before cleanup (files relative to the report folder)."`
-	Cleanup         *Cleanup       `json:"cleanup,omitempty"`
+	Name            string            `json:"name"`
+	ID              string            `json:"id,omitempty" doc:"The cell's id: the plan's name and, for a cell of a matrix, its values (bi-scalability[replicas=25]). Absent in reports of runner before suites: the name is the id."`
+	Labels          map[string]string `json:"labels,omitempty" doc:"The plan's labels."`
+	Locks           []string          `json:"locks,omitempty" doc:"The plan's locks."`
+	Cell            map[string]any    `json:"cell,omitempty" doc:"The cell's matrix values."`
+	Source          string            `json:"source,omitempty" doc:"In a merged report: the report.json it came from (see sources)."`
+	File            string            `json:"file"`
+	RunID           string            `json:"runId,omitempty" doc:"This run's id: the objects it created carry it in the label runner.io/run (runner cleanup --run ID)."`
+	Outcome         result.Outcome    `json:"outcome"`
+	Error           string            `json:"error,omitempty" doc:"Why the plan failed, as the console shows it."`
+	Start           time.Time         `json:"start"`
+	End             time.Time         `json:"end"`
+	DurationSeconds float64           `json:"durationSeconds"`
+	DryRun          bool              `json:"dryRun,omitempty"`
+	ServerVersion   string            `json:"serverVersion,omitempty" doc:"API server version when the plan ran."`
+	Vars            map[string]any    `json:"vars" doc:"The variables the plan ran with, after --values and --set."`
+	Warnings        []string          `json:"warnings,omitempty"`
+	Steps           []Step            `json:"steps"`
+	Outputs         map[string]any    `json:"outputs,omitempty" doc:"The values steps bound, as they were at the end."`
+	Diagnostics     []Diagnostic      `json:"diagnostics,omitempty" doc:"Evidence collected when a step failed, before cleanup (files relative to the report folder)."`
+	Cleanup         *Cleanup          `json:"cleanup,omitempty"`
+}
+
+// Title names the plan's run for people: its cell id, or its name.
+func (p *Plan) Title() string {
+	if p.ID != "" {
+		return p.ID
+	}
+	return p.Name
 }
 
 // Diagnostic is one piece of evidence collected after a failure.
@@ -163,6 +196,8 @@ func New(results []*result.Plan, meta Meta) *Report {
 		},
 		Cluster: Cluster{Host: meta.ClusterHost, Context: meta.ClusterContext},
 		Plans:   []Plan{},
+		Meta:    maps.Clone(meta.Labels),
+		Shard:   meta.Shard,
 	}
 	if r.Generated.IsZero() {
 		r.Generated = time.Now()
@@ -193,10 +228,16 @@ func New(results []*result.Plan, meta Meta) *Report {
 
 func newPlan(res *result.Plan) Plan {
 	p := Plan{
-		Name: res.Name, File: res.File, RunID: res.RunID, Outcome: res.Outcome, Error: res.Error,
+		Name: res.Name, ID: res.ID, Labels: maps.Clone(res.Labels), Locks: slices.Clone(res.Locks), File: res.File, RunID: res.RunID, Outcome: res.Outcome, Error: res.Error,
 		Start: res.Start, End: res.End, DurationSeconds: seconds(res.Duration()),
 		DryRun: res.DryRun, ServerVersion: res.Server, Vars: jsonVars(res.Vars),
 		Warnings: slices.Clone(res.Warnings), Steps: newSteps(res.Steps),
+	}
+	if len(res.Cell) > 0 {
+		p.Cell = jsonVars(res.Cell)
+	}
+	if p.ID == "" {
+		p.ID = p.Name
 	}
 	if len(res.Outputs) > 0 {
 		p.Outputs = jsonVars(res.Outputs)
@@ -252,15 +293,15 @@ func refs(in []result.ObjectRef) []ObjectRef {
 	return out
 }
 
-// jsonVars keeps each variable as it is when it encodes as JSON, and as its
-// text otherwise, so that one odd value cannot lose the report.
+// jsonVars keeps each variable as it is when it encodes as JSON, with maps
+// whose keys are not strings (expr's groupBy) given string keys, so that
+// every report shows every value as JSON, never in Go's syntax; a value
+// that still cannot encode becomes its text, so that one odd value cannot
+// lose the report.
 func jsonVars(vars map[string]any) map[string]any {
 	out := make(map[string]any, len(vars))
 	for k, v := range vars {
-		if d, ok := v.(time.Duration); ok {
-			out[k] = d.String()
-			continue
-		}
+		v = jsonable(v)
 		if _, err := json.Marshal(v); err != nil {
 			out[k] = fmt.Sprint(v)
 			continue
@@ -268,6 +309,54 @@ func jsonVars(vars map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// jsonable returns v with durations as text and every map keyed by
+// strings, recursively, so that encoding/json accepts it.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int, int64, float64:
+		return v
+	case time.Duration:
+		return x.String()
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonable(e)
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map:
+		out := make(map[string]any, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			k := it.Key().Interface()
+			ks, ok := k.(string)
+			if !ok {
+				ks = fmt.Sprint(k)
+			}
+			out[ks] = jsonable(it.Value().Interface())
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			return v // []byte encodes as base64
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = jsonable(rv.Index(i).Interface())
+		}
+		return out
+	}
+	return v
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }

@@ -47,6 +47,13 @@ const (
 // Plan is the outcome of one plan run.
 type Plan struct {
 	Name string `json:"name"`
+	// ID names the cell: the plan's name, with a matrix's values
+	// (bi-scalability[replicas=25]).
+	ID string `json:"id,omitempty"`
+	// Labels and Locks are the plan's; Cell holds the cell's matrix values.
+	Labels map[string]string `json:"labels,omitempty"`
+	Locks  []string          `json:"locks,omitempty"`
+	Cell   map[string]any    `json:"cell,omitempty"`
 	// RunID names this run of the plan: every object it created carries
 	// it in the label runner.io/run, for `runner cleanup --run ID`.
 	RunID    string         `json:"runId,omitempty"`

@@ -116,7 +116,7 @@ type config struct {
 
 // allSuites are the suites in the order they run: large before seed, whose
 // largest run leaves its objects and the simulator busy in the cluster.
-var allSuites = []string{"apply", "wait", "apiload", "memory", "exec", "large", "measure", "seed"}
+var allSuites = []string{"apply", "wait", "apiload", "memory", "exec", "suites", "large", "measure", "seed"}
 
 func parseFlags(args []string) (config, error) {
 	var c config

@@ -71,7 +71,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 	log.Info().Str("dir", filepath.Join(cfg.work, "cluster")).Msg("starting the local cluster")
 	d.cluster, err = localcluster.Start(ctx, localcluster.Options{
 		Dir: filepath.Join(cfg.work, "cluster"), Nodes: seedNodes(cfg.seedReplicas), Logger: log.Level(zerolog.WarnLevel),
-		Namespaces: []string{"longhorn-system", nsApply, nsAPILoad, nsMemory},
+		Namespaces: []string{"longhorn-system", nsApply, nsAPILoad, nsMemory, nsSuites},
 		Hooks:      []func(context.Context, *rest.Config) error{longhornsim.InstallCRDs},
 		ExtraArgs:  map[string][]string{"kube-apiserver": audit},
 	})
@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 
 	suites := map[string]func(context.Context) error{
 		"apply": d.applySuite, "wait": d.waitSuite, "apiload": d.apiLoadSuite,
-		"memory": d.memorySuite, "exec": d.execSuite, "large": d.largeSuite, "seed": d.seedSuite, "measure": d.measureSuite,
+		"memory": d.memorySuite, "exec": d.execSuite, "suites": d.suitesSuite, "large": d.largeSuite, "seed": d.seedSuite, "measure": d.measureSuite,
 	}
 	var errs []error
 	for _, name := range allSuites {
@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg config, log zerolog.Logger) (err error) {
 
 // scratch are what a run writes into the scratch folder, and all that it
 // removes there at start: other files in it are left alone.
-var scratch = []string{"cluster", "apply", "wait", "logs", "kubectl-cache", "audit.log", "audit-policy.yaml", "seed-*"}
+var scratch = []string{"cluster", "apply", "wait", "suites", "logs", "kubectl-cache", "audit.log", "audit-policy.yaml", "seed-*"}
 
 func (d *driver) clearWork() error {
 	if err := os.MkdirAll(d.cfg.work, 0o755); err != nil {
