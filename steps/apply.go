@@ -461,21 +461,30 @@ func refOf(u *unstructured.Unstructured, m *meta.RESTMapping) result.ObjectRef {
 }
 
 // forEachBounded runs fn for 0..n-1 with at most parallel at once and stops
-// at the first error, which it returns.
+// at the first error, which it returns. After an error no new item starts,
+// but the items already running finish with ctx, not cancelled: a request
+// cancelled on the client may still be carried out by the API server after
+// the step returned, and an object it creates then would escape cleanup
+// (found by TestInvalidObjectInForEachLeavesNothing). ctx itself (Ctrl-C,
+// the step's timeout) still cancels everything.
 func forEachBounded(ctx context.Context, n, parallel int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
+	failed := make(chan struct{})
 	next := make(chan int)
 	for range min(parallel, max(n, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				select {
+				case <-failed: // handed over as it failed: not started
+					continue
+				default:
+				}
 				if err := fn(ctx, i); err != nil {
-					once.Do(func() { first = err; cancel(err) })
+					once.Do(func() { first = err; close(failed) })
 				}
 			}
 		}()
@@ -484,6 +493,8 @@ feed:
 	for i := range n {
 		select {
 		case next <- i:
+		case <-failed:
+			break feed
 		case <-ctx.Done():
 			break feed
 		}

@@ -1,8 +1,12 @@
 package steps
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/scenario-runner/runner/engine/diag"
@@ -51,5 +55,50 @@ func TestRenderLimits(t *testing.T) {
 		case tc.want == "" && len(objs) == 0:
 			t.Errorf("%s: nothing rendered", tc.name)
 		}
+	}
+}
+
+// TestForEachBoundedLetsRunningItemsFinish: after the first error no new
+// item starts, and the items already running finish with a live context
+// (a request cancelled on the client may still create its object on the
+// server, behind cleanup's back).
+func TestForEachBoundedLetsRunningItemsFinish(t *testing.T) {
+	var mu sync.Mutex
+	started, cancelled := map[int]bool{}, 0
+	release := make(chan struct{})
+	err := forEachBounded(t.Context(), 100, 4, func(ctx context.Context, i int) error {
+		mu.Lock()
+		started[i] = true
+		mu.Unlock()
+		if i == 0 {
+			// Fail once the others are running.
+			for {
+				mu.Lock()
+				n := len(started)
+				mu.Unlock()
+				if n == 4 {
+					break
+				}
+				runtime.Gosched()
+			}
+			close(release)
+			return errors.New("item 0 is invalid")
+		}
+		<-release
+		if ctx.Err() != nil {
+			mu.Lock()
+			cancelled++
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "item 0 is invalid" {
+		t.Fatalf("err = %v, want item 0's", err)
+	}
+	if cancelled != 0 {
+		t.Errorf("%d running items saw a cancelled context, want 0", cancelled)
+	}
+	if len(started) != 4 {
+		t.Errorf("%d items started, want the 4 running when item 0 failed", len(started))
 	}
 }
