@@ -100,6 +100,25 @@ func (e *env) startSim(opts Options) (stop func()) {
 // busy machine was slow (CI runs beside other work on two cores).
 const condTimeout = 2 * time.Minute
 
+// waitDetached waits until n volumes with the label selector are detached
+// (created, with their replicas), listing them once a second.
+func (e *env) waitDetached(selector string, n int, timeout time.Duration) {
+	e.t.Helper()
+	e.waitEvery(time.Second, timeout, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
+		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err.Error()
+		}
+		detached := 0
+		for _, v := range vols.Items {
+			if str(&v, "status", "state") == "detached" {
+				detached++
+			}
+		}
+		return detached == n, fmt.Sprintf("%d of %d detached", detached, n)
+	})
+}
+
 // waitFor polls cond every 100ms until it holds, failing with the last
 // thing it saw.
 func (e *env) waitFor(timeout time.Duration, what string, cond func() (bool, string)) time.Duration {

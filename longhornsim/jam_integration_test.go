@@ -92,19 +92,7 @@ func TestIntegrationLegacyQueueJam(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-jam=true"})
 	})
-	e.waitEvery(time.Second, time.Minute+time.Duration(n)*200*time.Millisecond, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
-		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-jam=true"})
-		if err != nil {
-			return false, err.Error()
-		}
-		detached := 0
-		for _, v := range vols.Items {
-			if str(&v, "status", "state") == "detached" {
-				detached++
-			}
-		}
-		return detached == n, fmt.Sprintf("%d of %d detached", detached, n)
-	})
+	e.waitDetached("it-jam=true", n, time.Minute+time.Duration(n)*200*time.Millisecond)
 	t.Logf("default mode: %d volumes (%d replicas) created in %v", n, 3*n, time.Since(start))
 
 	defTotal, defAttach := e.probe("it-jam-probe-default", "it-jam-bi-1", time.Minute)

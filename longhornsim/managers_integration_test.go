@@ -242,19 +242,7 @@ func TestIntegrationQueueMetricsShowTheJam(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.dyn.Resource(volumeGVR).Namespace(Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "it-qm=true"})
 	})
-	e.waitEvery(time.Second, 2*time.Minute, fmt.Sprintf("%d volumes detached", n), func() (bool, string) {
-		vols, err := e.dyn.Resource(volumeGVR).Namespace(Namespace).List(e.ctx, metav1.ListOptions{LabelSelector: "it-qm=true"})
-		if err != nil {
-			return false, err.Error()
-		}
-		detached := 0
-		for _, v := range vols.Items {
-			if str(&v, "status", "state") == "detached" {
-				detached++
-			}
-		}
-		return detached == n, fmt.Sprintf("%d of %d detached", detached, n)
-	})
+	e.waitDetached("it-qm=true", n, 2*time.Minute)
 	const window = 8 * time.Second
 	def := e.retriesPerSecond(src, window)
 	t.Logf("default mode, %d volumes (%d replicas) settled: replica queue retries %.1f/s", n, 3*n, def)
