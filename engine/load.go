@@ -170,6 +170,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		}
 	}
 	p.Local = b.local
+	p.All = b.all
 	if errs.Len() > 0 {
 		return fail()
 	}
