@@ -41,6 +41,7 @@ type runOptions struct {
 	parallel       int
 	meta           []string
 	allowCommands  bool
+	noPreflight    bool
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -60,6 +61,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
 	f.BoolVar(&o.allowCommands, "allow-commands", false, "let command steps run programs on this machine (refused otherwise: a plan may come from a pull request)")
+	f.BoolVar(&o.noPreflight, "no-preflight", false, "skip the check, before anything is created, that this identity may do all the plans need (runner rbac); for servers that refuse SelfSubjectAccessReview")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
 	// For benchmarks (bench/): where runner's own time goes.
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -129,6 +131,11 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		return err
 	}
 	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Str("client_limit", client.ClientLimit()).Msg("connected")
+	if !o.noPreflight {
+		if err := preflight(ctx, o.streams.Err, log, client, plans); err != nil {
+			return err
+		}
+	}
 
 	results := runCells(ctx, o, log, s, client, server)
 	if len(results) > 1 {
