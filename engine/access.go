@@ -141,27 +141,29 @@ func (p *Plan) collectNeeds(namespaces []string) []Need {
 	return out
 }
 
-// Probe values for StaticValues' run id: a value that differs between
-// them depends on the run.
+// Stand-ins for what only a run knows. A value computed from the run id
+// differs between staticRunA and staticRunB; one computed from an output
+// holds unknownOutput (or fails to compute: an output used as a map or a
+// number).
 const (
-	staticRunA = "runid0a"
-	staticRunB = "runid0b"
+	staticRunA    = "runid0a"
+	staticRunB    = "runid0b"
+	unknownOutput = "\x00output\x00"
 )
 
 // StaticValues are the values expressions see before a run: the plan's
-// variables and a stand-in run id. Outputs of steps are absent, so
-// anything derived from them fails to evaluate.
-func (p *Plan) StaticValues() eval.Values { return p.Vars.With(RunIDVar, staticRunA) }
-
-// StaticString evaluates t before a run: ok is false when its value is only
-// known at run time (it reads an output, a forEach element or the run's id).
-func (p *Plan) StaticString(t *eval.Template) (string, bool) {
-	return StaticString(t, p.Vars)
+// variables, and stand-ins for the run id and the steps' outputs.
+func (p *Plan) StaticValues() eval.Values {
+	vals := p.Vars.With(RunIDVar, staticRunA)
+	for _, o := range p.Outputs {
+		vals[o] = unknownOutput
+	}
+	return vals
 }
 
-// StaticString evaluates t with vars (and a stand-in run id): ok is false
-// when the value is only known at run time (it reads an output, a forEach
-// element or the run's id).
+// StaticString evaluates t with vars (StaticValues, maybe with a forEach
+// element): ok is false when the value is only known at run time (it reads
+// an output or the run's id).
 func StaticString(t *eval.Template, vars eval.Values) (string, bool) {
 	if t == nil {
 		return "", true
@@ -178,7 +180,7 @@ func Static(vars eval.Values, f func(eval.Values) (string, error)) (string, bool
 		return "", false
 	}
 	b, err := f(vars.With(RunIDVar, staticRunB))
-	if err != nil || a != b || strings.Contains(a, staticRunA) {
+	if err != nil || a != b || strings.Contains(a, staticRunA) || strings.Contains(a, unknownOutput) {
 		return "", false
 	}
 	return a, true

@@ -171,6 +171,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	}
 	p.Local = b.local
 	p.All = b.all
+	p.Outputs = slices.Sorted(maps.Keys(b.outputs))
 	if errs.Len() > 0 {
 		return fail()
 	}
