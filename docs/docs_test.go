@@ -22,7 +22,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/scenario-runner/runner/cli"
 )
 
