@@ -84,6 +84,7 @@ func awaitGranted(t *testing.T, kubeconfig string, p *rbac.Policy) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.QPS, cfg.Burst = 200, 400
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		missing, err := rbac.Preflight(t.Context(), cfg, p)
