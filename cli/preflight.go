@@ -40,7 +40,11 @@ func preflight(ctx context.Context, w io.Writer, log zerolog.Logger, client *kub
 		log.Info().Int("rules", len(policy.Rules)).Dur("took", time.Since(start).Round(time.Millisecond)).Msg("preflight: every permission the plans need is granted")
 		return nil
 	}
-	fmt.Fprintf(w, "preflight: this identity lacks %d permission(s) the plans need; nothing was created:\n", len(missing))
+	who := "this identity"
+	if name, err := rbac.WhoAmI(ctx, client.Config); err == nil && name != "" {
+		who = name
+	}
+	fmt.Fprintf(w, "preflight: %s lacks %d permission(s) the plans need; nothing was created:\n", who, len(missing))
 	for _, m := range missing {
 		fmt.Fprintf(w, "  %s\n", m)
 	}

@@ -156,6 +156,7 @@ func TestPreflightNamesTheMissingRule(t *testing.T) {
 			if !errors.Is(err, cli.ErrPreflight) {
 				t.Fatalf("without %s: got %v, want the preflight to refuse\nstderr:\n%s", rule, err, errOut.String())
 			}
+			t.Logf("runner's stderr:\n%s", errOut.String())
 			for _, v := range rule.Verbs {
 				m := rule
 				m.Verbs = []string{v}
