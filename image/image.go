@@ -174,10 +174,9 @@ type Written struct {
 	// Digest is the manifest's digest, as in the OCI layout and as a
 	// registry has it after `crane push LAYOUT`.
 	Digest v1.Hash
-	// PushedFromTarball is the digest after `crane push TARBALL` (or
-	// `docker load` then `docker push`): the tarball keeps the config and
-	// the layer but not the manifest, which is written anew in Docker's
-	// media types.
+	// PushedFromTarball is the digest after `crane push TARBALL`: the
+	// tarball (docker save's format) keeps the config and the layer but not
+	// the manifest, which crane writes anew in Docker's media types.
 	PushedFromTarball v1.Hash
 	// ImageID is the config's digest, the ID `docker load` prints.
 	ImageID v1.Hash

@@ -137,7 +137,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "tarball:  %s (tag %s)\n", c.tarPath, tag.String())
 	fmt.Fprintf(stdout, "layout:   %s\n", c.layoutDir)
 	fmt.Fprintf(stdout, "digest:   %s (OCI manifest; crane push %s)\n", w.Digest, c.layoutDir)
-	fmt.Fprintf(stdout, "          %s (crane push %s, docker push)\n", w.PushedFromTarball, c.tarPath)
+	fmt.Fprintf(stdout, "          %s (crane push %s)\n", w.PushedFromTarball, c.tarPath)
 	fmt.Fprintf(stdout, "image id: %s (docker load)\n", w.ImageID)
 	fmt.Fprintf(stdout, "size:     %d bytes compressed (%.1f MiB)\n", w.Size, float64(w.Size)/(1<<20))
 	return nil
