@@ -22,11 +22,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG TARGETARCH=amd64
+# Set by BuildKit from --platform (linux/amd64 or linux/arm64).
+ARG TARGETARCH
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE_DATE_EPOCH=0
-RUN go run ./image/cmd/build -arch "$TARGETARCH" -version "$VERSION" -revision "$REVISION" \
+RUN go run ./image/cmd/build -arch "${TARGETARCH:-amd64}" -version "$VERSION" -revision "$REVISION" \
       -created "$SOURCE_DATE_EPOCH" -binary-out /tmp/runner -rootfs /rootfs
 
 FROM scratch

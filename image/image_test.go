@@ -193,17 +193,15 @@ func TestLayerContents(t *testing.T) {
 	if !strings.Contains(string(data["etc/group"]), "\nnonroot:x:65532:\n") {
 		t.Errorf("/etc/group has no nonroot group:\n%s", data["etc/group"])
 	}
-	pool, n := x509.NewCertPool(), 0
+	n := 0
 	for rest := data["etc/ssl/certs/ca-certificates.crt"]; ; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
 			break
 		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
 			t.Fatalf("CA bundle certificate %d: %v", n, err)
 		}
-		pool.AddCert(c)
 		n++
 	}
 	if n < 100 {
