@@ -100,19 +100,20 @@ func TestEveryChangeRecordsItsRestoreBeforeTheRequest(t *testing.T) {
 	sts := map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": "db", "namespace": "default"}, "spec": map[string]any{"replicas": int64(2)}}
 	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "pre", "namespace": "default", "annotations": map[string]any{"a": "b"}}, "data": map[string]any{"k": "original"}}
 	tests := []struct {
-		name  string
-		steps string
-		ref   result.ObjectRef
-		orig  map[string]any
+		name    string
+		steps   string
+		ref     result.ObjectRef
+		orig    map[string]any
+		records int // requests writing a record: not again when unchanged
 	}{
 		{"merge patch of a node", "- patch: {apiVersion: v1, kind: Node, name: n1, merge: {metadata: {labels: {zone: b, drained: 'yes'}}, spec: {taints: [{key: k, effect: NoSchedule}]}}}\n",
-			result.ObjectRef{APIVersion: "v1", Kind: "Node", Resource: "nodes", Name: "n1"}, node},
+			result.ObjectRef{APIVersion: "v1", Kind: "Node", Resource: "nodes", Name: "n1"}, node, 1},
 		{"json patch of a node", "- patch: {apiVersion: v1, kind: Node, name: n1, json: [{op: add, path: /spec, value: {unschedulable: true}}, {op: remove, path: /metadata/labels/zone}]}\n",
-			result.ObjectRef{APIVersion: "v1", Kind: "Node", Resource: "nodes", Name: "n1"}, node},
+			result.ObjectRef{APIVersion: "v1", Kind: "Node", Resource: "nodes", Name: "n1"}, node, 1},
 		{"scale of a statefulset, twice", "- scale: {apiVersion: apps/v1, kind: StatefulSet, name: db, replicas: 5}\n- scale: {apiVersion: apps/v1, kind: StatefulSet, name: db, replicas: 0}\n",
-			result.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Resource: "statefulsets", Namespace: "default", Name: "db"}, sts},
-		{"apply over a config map, then a patch of it", "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: changed, added: x}\n- patch: {apiVersion: v1, kind: ConfigMap, name: pre, merge: {metadata: {labels: {l: v}}}}\n",
-			result.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Resource: "configmaps", Namespace: "default", Name: "pre"}, cm},
+			result.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Resource: "statefulsets", Namespace: "default", Name: "db"}, sts, 1},
+		{"apply over a config map, then a patch of it", "- apply:\n    manifest: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: pre}\n      data: {k: changed, added: x}\n- patch: {apiVersion: v1, kind: ConfigMap, name: pre, merge: {data: {more: v}}}\n",
+			result.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Resource: "configmaps", Namespace: "default", Name: "pre"}, cm, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +127,7 @@ func TestEveryChangeRecordsItsRestoreBeforeTheRequest(t *testing.T) {
 				t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 			}
 			// Each change's request comes after a request writing the record.
-			marked := false
+			marked, records := false, 0
 			for _, a := range cl.dyn.Actions() {
 				if a.GetVerb() != "patch" && a.GetVerb() != "update" {
 					continue
@@ -137,9 +138,13 @@ func TestEveryChangeRecordsItsRestoreBeforeTheRequest(t *testing.T) {
 				}
 				if strings.Contains(body, kube.RestoreAnnotation(id)) {
 					marked = true
+					records++
 				} else if !marked {
 					t.Errorf("%s %s sent before any restore record", a.GetVerb(), body)
 				}
+			}
+			if records != tt.records {
+				t.Errorf("%d requests wrote a record, want %d", records, tt.records)
 			}
 			ri := cl.dyn.Resource(kube.GVR(tt.ref)).Namespace(tt.ref.Namespace)
 			u, err := ri.Get(t.Context(), tt.ref.Name, metav1.GetOptions{})
