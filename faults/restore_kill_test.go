@@ -26,11 +26,12 @@ import (
 // over a ConfigMap left them changed: `runner cleanup --run ID` restored
 // only what apply changed. Now every change writes its restore record
 // before its request, and whatever the point of the kill (a random step
-// boundary plus a random delay of 0-20 ms, or in the run's own cleanup after a
-// Ctrl-C), `runner cleanup --run ID` gives back the node's labels and
-// taints, the StatefulSet's replicas and the ConfigMap's data, labels and
-// annotations as they were. The points come from FAULT_SEED (default: the
-// clock), logged so that a failure can be repeated.
+// boundary plus a random delay of 0-20 ms, or in the run's own cleanup
+// after a Ctrl-C), `runner cleanup --run ID` (or --all, one trial in four)
+// gives back the node's labels and taints, the StatefulSet's replicas and
+// the ConfigMap's data, labels and annotations as they were. The points
+// come from FAULT_SEED (default: the clock), logged so that a failure can
+// be repeated.
 func TestSIGKILLAtRandomPointsThenCleanupRestoresEverything(t *testing.T) {
 	cs := clientset(t)
 	ctx := context.Background()
@@ -99,16 +100,20 @@ steps:
 		time.Sleep(delay) // the random point of the kill, not a synchronisation
 		r.kill()
 		r.exit(time.Minute)
-		out, err := exec.Command(runnerBin, "cleanup", "--run", id, "--kubeconfig", kubeconfig(t)).CombinedOutput()
+		which := []string{"--run", id}
+		if rng.IntN(4) == 0 { // --all finds the same records
+			which = []string{"--all"}
+		}
+		out, err := exec.Command(runnerBin, append([]string{"cleanup", "--kubeconfig", kubeconfig(t)}, which...)...).CombinedOutput()
 		differ := pre.compare(t, cs, nodeName)
 		notRestored := -1
 		if m := regexp.MustCompile(`not restored (\d+)`).FindSubmatch(out); m != nil {
 			notRestored, _ = strconv.Atoi(string(m[1]))
 		}
 		record(t, i, 137, notRestored, len(differ), len(differ))
-		t.Logf("trial %d: killed at %s +%s; cleanup: %s", i, point, delay, firstLine(out))
+		t.Logf("trial %d: killed at %s +%s; runner cleanup %s: %s", i, point, delay, which[0], firstLine(out))
 		if err != nil {
-			t.Errorf("trial %d (killed at %s +%s): runner cleanup --run %s: %v\n%s", i, point, delay, id, err, out)
+			t.Errorf("trial %d (killed at %s +%s): runner cleanup %s: %v\n%s", i, point, delay, strings.Join(which, " "), err, out)
 		}
 		for _, d := range differ {
 			t.Errorf("trial %d (killed at %s +%s, seed %d): %s\nrunner cleanup said:\n%s", i, point, delay, seed, d, out)
