@@ -103,11 +103,15 @@ soak-ready: build cluster-bins
 
 # The fault-injection tests of faults/ with SOAK_TRIALS trials each (SIGINT
 # at random points 0-10 s into an apply, an invalid object in a forEach,
-# SIGKILL then runner cleanup --run, a second Ctrl-C) on a cluster of their
-# own; prints per test the trials, the objects left at the end of them
-# (after runner cleanup where a trial runs it) and false passes (exit 0, or
-# a summary saying fewer left than the cluster held). About 20 s per trial
-# of the four (20 trials: 8 min).
+# SIGKILL then runner cleanup --run, SIGKILL at random points of a plan that
+# patches a node, scales a StatefulSet and applies over a ConfigMap then
+# runner cleanup --run restoring all three, a second Ctrl-C) on a cluster of
+# their own; prints per test the trials, the objects left (or not restored)
+# at the end of them (after runner cleanup where a trial runs it) and false
+# passes (exit 0, or a summary saying fewer left than the cluster held).
+# About 20 s per trial of the four first, 2 s of the restore one (20 trials:
+# 8 min). FAULT_SEED=N repeats the restore test's kill points (its log
+# prints the seed).
 SOAK_TRIALS ?= 20
 soak-faults: cluster-bins
 	@set -u -o pipefail; mkdir -p $(SOAK_DIR); rc=0; \

@@ -41,8 +41,13 @@ retries of a run's own cleanup; then it puts back the objects the runs changed
 but did not create (label runner.io/changed-by, the merge patch in the
 annotation runner.io/restore-<run id>). --dry-run only lists them.
 
-Exit codes: 0 nothing left, 1 something could not be deleted, 2 usage,
-3 cluster unreachable, 130 interrupted.`,
+A kind the identity may not list is named on stderr ("cannot list nodes
+(forbidden): objects of this kind were not checked") and makes the exit
+code 1, after everything else was done: what it holds is unknown.
+
+Exit codes: 0 nothing left, 1 something could not be deleted or restored
+or a kind could not be listed, 2 usage, 3 cluster unreachable,
+130 interrupted.`,
 		Example: `  runner cleanup --run 20261201-171833-a1b2c3 --dry-run
   runner cleanup --plan bi-scalability
   runner cleanup --all`,
@@ -115,8 +120,18 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 	began := time.Now()
 	found, errs := client.FindMarked(ctx, sel)
 	changed, cerrs := client.FindMarked(ctx, changedSel)
-	for _, err := range append(errs, cerrs...) {
-		fmt.Fprintf(streams.Err, "runner cleanup: %v\n", err)
+	lines, unchecked := unlisted(append(errs, cerrs...))
+	for _, l := range lines {
+		fmt.Fprintf(streams.Err, "runner cleanup: %s\n", l)
+	}
+	// Whatever else happens, kinds that could not be listed make the
+	// answer incomplete: exit 1, after doing what could be done.
+	incomplete := func(err error) error {
+		if err != nil || unchecked == 0 {
+			return err
+		}
+		fmt.Fprintf(streams.Err, "runner cleanup: %d kind(s) or API group(s) could not be listed, their objects were not checked (exit 1): run it again with an identity allowed to list them\n", unchecked)
+		return fmt.Errorf("%w: %d kind(s) not listed", ErrFailed, unchecked)
 	}
 	if o.dryRun {
 		for _, m := range found {
@@ -126,7 +141,7 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 			fmt.Fprintf(streams.Out, "would restore %s (run %s): %s\n", m.Ref, m.RunID, m.Restore)
 		}
 		fmt.Fprintf(streams.Out, "%d object(s) match %s, %d to restore\n", len(found), sel, len(changed))
-		return nil
+		return incomplete(nil)
 	}
 	var sum result.Cleanup
 	retries := &kube.Retries{Allow: kube.WebhookDenied}
@@ -163,7 +178,42 @@ func runCleanup(ctx context.Context, o *cleanupOptions, streams Streams) error {
 	case len(sum.Left) > 0 || len(sum.Changed) > 0:
 		return fmt.Errorf("%w: %d object(s) left, %d not restored", ErrFailed, len(sum.Left), len(sum.Changed))
 	}
-	return nil
+	return incomplete(nil)
+}
+
+// unlisted turns FindMarked's errors into one line each, a kind that
+// could not be listed said once (cleanup lists twice: what runs created,
+// what they changed), and counts those kinds (and the discovery errors,
+// which leave whole groups unchecked): a forbidden one reads
+// "cannot list nodes (forbidden): objects of this kind were not checked".
+func unlisted(errs []error) (lines []string, kinds int) {
+	seen := map[string]bool{}
+	for _, err := range errs {
+		var le *kube.ListError
+		if !errors.As(err, &le) {
+			if !seen[err.Error()] {
+				seen[err.Error()] = true
+				kinds++ // a discovery failure: whole groups unchecked
+				lines = append(lines, err.Error())
+			}
+			continue
+		}
+		r := le.Resource.String()
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		kinds++
+		why := "error: " + le.Err.Error()
+		switch {
+		case apierrors.IsForbidden(le.Err):
+			why = "forbidden"
+		case apierrors.IsUnauthorized(le.Err):
+			why = "unauthorized"
+		}
+		lines = append(lines, fmt.Sprintf("cannot list %s (%s): objects of this kind were not checked", r, why))
+	}
+	return lines, kinds
 }
 
 // restoreMarked applies the restore record a run left on an object it

@@ -2,9 +2,14 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -57,5 +62,32 @@ func TestCleanupSelectors(t *testing.T) {
 		if err != nil || created != tt.created || changed != tt.changed {
 			t.Errorf("%+v: %q, %q, %v; want %q, %q", tt.o, created, changed, err, tt.created, tt.changed)
 		}
+	}
+}
+
+// runner cleanup skipped kinds it could not list without a word: each is
+// named once (cleanup lists twice) and counted, which makes the exit 1.
+func TestUnlistedKinds(t *testing.T) {
+	nodes := schema.GroupResource{Resource: "nodes"}
+	forbidden := &kube.ListError{Resource: nodes, Err: apierrors.NewForbidden(nodes, "", errors.New("RBAC"))}
+	other := &kube.ListError{Resource: schema.GroupResource{Group: "longhorn.io", Resource: "volumes"}, Err: errors.New("the server is currently unable to handle the request")}
+	tests := []struct {
+		name  string
+		errs  []error
+		lines []string
+		kinds int
+	}{
+		{"none", nil, nil, 0},
+		{"forbidden, twice", []error{forbidden, forbidden}, []string{"cannot list nodes (forbidden): objects of this kind were not checked"}, 1},
+		{"another error", []error{other}, []string{"cannot list volumes.longhorn.io (error: the server is currently unable to handle the request): objects of this kind were not checked"}, 1},
+		{"discovery", []error{errors.New("discovery (those groups are skipped): x")}, []string{"discovery (those groups are skipped): x"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines, kinds := unlisted(tt.errs)
+			if !slices.Equal(lines, tt.lines) || kinds != tt.kinds {
+				t.Errorf("got %q, %d; want %q, %d", lines, kinds, tt.lines, tt.kinds)
+			}
+		})
 	}
 }

@@ -23,7 +23,7 @@ type listOptions struct {
 }
 
 func newListCommand(streams Streams) *cobra.Command {
-	o := &listOptions{}
+	o := &listOptions{in: inputs{secrets: streams.Secrets}}
 	cmd := &cobra.Command{
 		Use:   "list PATH...",
 		Short: "List the cells of plans and folders of plans, optionally packed into shards, without a cluster",

@@ -27,6 +27,10 @@ type inputs struct {
 	optional    []string
 	secretSets  []string
 	root        string
+	// secrets is the invocation's redaction set (Streams.Secrets): every
+	// plan's secret values are added to it as the plans load, since they
+	// all print on the same streams.
+	secrets *redact.Set
 }
 
 func (in *inputs) addFlags(f *pflag.FlagSet) {
@@ -127,14 +131,14 @@ func parseSet(flag, s string) (engine.Override, error) {
 func (in *inputs) secretValues() {
 	for _, s := range in.secretSets {
 		if _, v, ok := strings.Cut(s, "="); ok {
-			redact.Default.Add(v)
+			in.secrets.Add(v)
 		}
 	}
 }
 
 // loadPlans loads and validates every file, collecting all problems, so
 // that nothing runs unless every plan is valid. The values of secret
-// variables are added to redact.Default. Files load on every core (a
+// variables are added to in.secrets. Files load on every core (a
 // suite of a thousand plans); the plans and problems keep the files' order.
 func loadPlans(planFiles []string, in inputs) ([]*engine.Plan, error) {
 	in.secretValues()
@@ -198,19 +202,26 @@ func loadPlans(planFiles []string, in inputs) ([]*engine.Plan, error) {
 	return plans, nil
 }
 
-// addSecrets records the values of p's secret variables: those given with
-// --set-secret and those the naming rule matches.
-func (in *inputs) addSecrets(p *engine.Plan) {
+// addSecrets records in the invocation's set the values of p's secret
+// variables.
+func (in *inputs) addSecrets(p *engine.Plan) { in.secrets.Add(in.planSecrets(p)...) }
+
+// planSecrets are the values of p's secret variables: those given with
+// --set-secret and those the naming rule matches. A run of p masks them
+// (engine.RunOptions.Redact).
+func (in *inputs) planSecrets(p *engine.Plan) []string {
 	var secret []string
 	for _, s := range in.secretSets {
 		k, _, _ := strings.Cut(s, "=")
 		secret = append(secret, k)
 	}
+	var out []string
 	for _, name := range p.VarNames {
 		if redact.SecretName(name) || slices.Contains(secret, name) {
-			redact.Default.Add(printed(p.Vars[name])...)
+			out = append(out, printed(p.Vars[name])...)
 		}
 	}
+	return out
 }
 
 // printed are the strings a value prints as: itself, or each of its parts.

@@ -83,7 +83,9 @@ func writeReport(o *runOptions, paths []string, meta map[string]string, results 
 	if rep.Cluster.Version == "" {
 		rep.Cluster.Version = server
 	}
-	paths, err := report.WriteDir(o.reportDir, rep)
+	// One file holds every plan: it masks the secrets of all of them, as
+	// the terminal does.
+	paths, err := report.WriteDir(o.reportDir, rep, o.in.secrets)
 	if o.logFormat == "json" { // every line on stderr is JSON
 		log, _ := newLogger(o.streams.Err, o.logFormat, o.logLevel)
 		for _, p := range paths {

@@ -74,7 +74,8 @@ keeps the run that started last (e.g. a --rerun-failed run beside the first).`,
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrUsage, err)
 			}
-			paths, err := report.WriteDir(dir, merged)
+			// the inputs were written masked; this invocation has no secrets
+			paths, err := report.WriteDir(dir, merged, streams.Secrets)
 			for _, p := range paths {
 				fmt.Fprintf(streams.Err, "report: %s\n", p)
 			}

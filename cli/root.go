@@ -26,6 +26,21 @@ import (
 type Streams struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Secrets is what Out and Err mask: the secrets of every plan of the
+	// invocation, which all print there (each run masks its own in its
+	// messages; see redact.New). Execute makes it and wraps Out and Err.
+	Secrets *redact.Set
+}
+
+// redacted returns s with a set of secrets of its own and Out and Err
+// filtered through it, unless it has one already.
+func (s Streams) redacted() Streams {
+	if s.Secrets != nil {
+		return s
+	}
+	s.Secrets = redact.New()
+	s.Out, s.Err = s.Secrets.Writer(s.Out), s.Secrets.Writer(s.Err)
+	return s
 }
 
 // Version is runner's version, set at build time with
@@ -45,8 +60,8 @@ func version() string {
 // Execute runs the command line args. SIGINT and SIGTERM cancel the run; a
 // second one during cleanup stops the cleanup and reports what was left.
 func Execute(args []string, streams Streams) error {
-	// Every byte runner prints goes through the secret filter.
-	streams.Out, streams.Err = redact.Default.Writer(streams.Out), redact.Default.Writer(streams.Err)
+	// Every byte runner prints goes through the invocation's secret filter.
+	streams = streams.redacted()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	abort := make(chan struct{})
@@ -94,7 +109,9 @@ func reportError(w io.Writer, err error) {
 
 // NewRootCommand builds the runner command tree.
 func NewRootCommand(ctx context.Context, streams Streams, abort <-chan struct{}) *cobra.Command {
+	streams = streams.redacted()
 	opts := &runOptions{streams: streams, abort: abort}
+	opts.in.secrets = streams.Secrets
 	root := &cobra.Command{
 		Use:   "runner [flags] PLAN|FOLDER...",
 		Short: "Run declarative Kubernetes test scenarios",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 	"github.com/scenario-runner/runner/schedule"
 	"github.com/scenario-runner/runner/suite"
@@ -246,8 +247,13 @@ func runCells(ctx context.Context, o *runOptions, log zerolog.Logger, s *suitePl
 	runOne := func(ctx context.Context, i int, log zerolog.Logger, observer engine.Observer) {
 		p := plans[i]
 		log.Info().Str("plan", p.Name).Str("cell", p.ID).Str("file", p.File).Msg("running")
+		// The cell's own set: its secrets, and those it meets while it
+		// runs, which it forwards to the streams' set (the terminal and
+		// the report are shared by every cell).
+		secrets := redact.New(o.in.secrets)
+		secrets.Add(o.in.planSecrets(p)...)
 		results[i] = engine.Run(ctx, p, engine.RunOptions{
-			Cluster: client, Log: log, Observer: observer,
+			Cluster: client, Log: log, Observer: observer, Redact: secrets,
 			Cleanup: policy, Timeout: o.timeout, CleanupTimeout: o.cleanupTimeout,
 			DryRun: o.dryRun, Abort: o.abort, Server: server, ReportDir: o.reportDir, AllowLocal: o.allowCommands,
 		})

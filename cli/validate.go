@@ -19,7 +19,7 @@ import (
 )
 
 func newValidateCommand(streams Streams) *cobra.Command {
-	var in inputs
+	in := inputs{secrets: streams.Secrets}
 	var sel selection
 	cmd := &cobra.Command{
 		Use:   "validate PLAN|FOLDER...",

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -49,6 +50,8 @@ type collector struct {
 	step string
 	out  []result.Diagnostic
 	seen map[string]bool // what was collected already (a watched target also listed in resources)
+	// redact is the run's set: what the files must mask.
+	redact *redact.Set
 }
 
 // collect gathers what spec asks for about the failed step: events of the
@@ -72,7 +75,7 @@ func (r *run) collect(ctx context.Context, p *Plan, o RunOptions, failed *Step, 
 		folder = p.ID
 	}
 	rel := filepath.Join("diagnostics", folder)
-	c := &collector{cl: o.Cluster, dir: filepath.Join(o.ReportDir, rel), rel: rel, step: fr.Name}
+	c := &collector{cl: o.Cluster, dir: filepath.Join(o.ReportDir, rel), rel: rel, step: fr.Name, redact: r.redact}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return []result.Diagnostic{{Step: fr.Name, What: "diagnostics", Error: err.Error()}}
 	}
@@ -177,6 +180,9 @@ func (c *collector) write(what string, data []byte) {
 		name = name[:100]
 	}
 	name += ".txt"
+	// The run's secrets never reach a diagnostics file (a pod's log may
+	// print them).
+	data = []byte(c.redact.String(string(data)))
 	if err := os.WriteFile(filepath.Join(c.dir, name), data, 0o644); err != nil {
 		c.fail(what, err)
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -87,6 +88,10 @@ type Env struct {
 	run *run
 }
 
+// Redact returns the run's redaction set: what its messages and files
+// must mask. Secrets a step reads are added to it.
+func (e *Env) Redact() *redact.Set { return e.run.redact }
+
 // Values returns the variables and the outputs set so far.
 func (e *Env) Values() eval.Values { return e.run.values() }
 
@@ -141,6 +146,8 @@ type run struct {
 	env      Env // template for each step's env
 	// allowLocal lets Local kinds run (RunOptions.AllowLocal).
 	allowLocal bool
+	// redact is the run's redaction set (RunOptions.Redact).
+	redact *redact.Set
 }
 
 func (r *run) values() eval.Values {

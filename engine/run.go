@@ -11,7 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/redact"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -41,6 +43,12 @@ type RunOptions struct {
 	// (--allow-commands); without it such a step fails. The command line
 	// refuses such a plan before it connects (Plan.RefuseLocal).
 	AllowLocal bool
+	// Redact is the run's redaction set: the values of its secret
+	// variables, to which the Secrets it renders or reads are added; its
+	// errors and messages mask them. Nil makes an empty one. Each run has
+	// its own (runs side by side mask each their own secrets); it may
+	// forward to the set of outputs the run shares (redact.New(up)).
+	Redact *redact.Set
 }
 
 // Run executes p and then cleans up. It never panics on a step's failure and
@@ -66,8 +74,10 @@ func Run(ctx context.Context, p *Plan, o RunOptions) *result.Plan {
 		timeout = o.Timeout
 	}
 	cl := newCleaner()
-	r := &run{vals: maps.Clone(p.Vars), observer: o.Observer, allowLocal: o.AllowLocal}
-	r.vals[RunIDVar] = res.RunID
+	if o.Redact == nil {
+		o.Redact = redact.New()
+	}
+	r := &run{vals: eval.Values(p.Vars).With(RunIDVar, res.RunID).WithRedact(o.Redact), observer: o.Observer, allowLocal: o.AllowLocal, redact: o.Redact}
 	r.env = Env{Cluster: o.Cluster, Log: o.Log, Recorder: cl, Defaults: p.Defaults, DryRun: o.DryRun, RunID: res.RunID, Plan: p.Name, run: r}
 	o.Log.Info().Str("plan", p.Name).Str("run", res.RunID).Msg("run id (labels runner.io/run on what it creates; runner cleanup --run " + res.RunID + " removes leftovers)")
 
@@ -173,9 +183,9 @@ func (r *run) endBeside(ctx context.Context, runs []besideRun, res *result.Plan)
 		b.res.End = time.Now()
 		b.res.Outcome = result.Passed
 		if err != nil {
-			b.res.Outcome, b.res.Error = result.Failed, err.Error()
+			b.res.Outcome, b.res.Error = result.Failed, r.redact.String(err.Error())
 			if res.Outcome == result.Passed {
-				res.Outcome, res.Error = result.Failed, fmt.Sprintf("%s: %s", b.res.Name, err)
+				res.Outcome, res.Error = result.Failed, fmt.Sprintf("%s: %s", b.res.Name, b.res.Error)
 			}
 		}
 		res.Steps = append(res.Steps, b.res)
@@ -213,7 +223,7 @@ func (r *run) finally(ctx context.Context, p *Plan, o RunOptions, res *result.Pl
 func (r *run) outputs(p *Plan) map[string]any {
 	out := map[string]any{}
 	for k, v := range r.values() {
-		if !slices.Contains(p.VarNames, k) && k != RunIDVar {
+		if !slices.Contains(p.VarNames, k) && k != RunIDVar && !strings.HasPrefix(k, "$") {
 			out[k] = v
 		}
 	}
@@ -291,6 +301,9 @@ func (r *run) step(ctx context.Context, s *Step, list *[]*result.Step) error {
 		sr.Outcome = result.Failed
 		sr.Error = err.Error()
 	}
+	// The run's own secrets leave no step's message, whatever prints or
+	// writes it later (see package redact).
+	sr.Error = r.redact.String(sr.Error)
 	if r.observer != nil {
 		r.observer.StepFinished(sr)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -276,4 +278,13 @@ func sigintMax(t *testing.T) time.Duration {
 // the end of the trial (after `runner cleanup` where the trial runs it).
 func record(t *testing.T, trial, exit, leftSummary, leftCluster, remaining int) {
 	t.Logf("FAULT test=%s trial=%d exit=%d left_summary=%d left_cluster=%d remaining=%d", t.Name(), trial, exit, leftSummary, leftCluster, remaining)
+}
+
+// kill sends SIGKILL unless the process has already ended (a kill meant
+// for a run's own cleanup may come after it finished).
+func (r *run) kill() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		r.t.Fatalf("SIGKILL: %v", err)
+	}
 }

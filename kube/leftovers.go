@@ -26,11 +26,25 @@ type Marked struct {
 	Restore string
 }
 
+// ListError is a kind FindMarked could not list: its objects were not
+// checked.
+type ListError struct {
+	Resource schema.GroupResource
+	Err      error
+}
+
+func (e *ListError) Error() string {
+	return fmt.Sprintf("listing %s (skipped): %v", e.Resource, e.Err)
+}
+
+func (e *ListError) Unwrap() error { return e.Err }
+
 // FindMarked lists, in every resource kind the server can list and delete,
 // the objects matching selector (e.g. "runner.io/run=ID"), across all
 // namespaces, in the order to delete them: newest run first, then highest
 // kube.SeqAnnotation first, namespaces after what is in them. Kinds whose
-// discovery or list fails are skipped and named in the errors.
+// discovery or list fails are skipped and named in the errors, one
+// *ListError per kind that could not be listed (forbidden, ...).
 func (c *Client) FindMarked(ctx context.Context, selector string) ([]Marked, []error) {
 	lists, err := c.disc.ServerPreferredResources()
 	var errs []error
@@ -68,7 +82,7 @@ func (c *Client) FindMarked(ctx context.Context, selector string) ([]Marked, []e
 			for {
 				list, err := c.dyn.Resource(k.gvr).List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 500, Continue: cont})
 				if err != nil {
-					listErrs[i] = fmt.Errorf("listing %s (skipped): %w", k.gvr.GroupResource(), err)
+					listErrs[i] = &ListError{Resource: k.gvr.GroupResource(), Err: err}
 					return nil
 				}
 				for _, item := range list.Items {

@@ -6,8 +6,13 @@
 // SecretName) and the data and stringData values of every Secret object
 // runner has rendered or read, both base64 and decoded. Set.Writer wraps an
 // output so that each of them (and its JSON, HTML and XML escaped forms)
-// comes out as Mask. Default is the process-wide set the CLI wraps its
-// outputs with.
+// comes out as Mask.
+//
+// There is no process-wide set: each run has its own (engine.RunOptions),
+// carried by its values to the expressions and manifests it evaluates, so
+// that two plans running side by side mask each their own secrets. A run's
+// set may forward what it learns to a shared one (New(up)): the set of an
+// invocation's terminal and report files, which every plan writes to.
 //
 // Redaction is a net, not a proof: a value shorter than MinLen is not
 // redacted (it would mask ordinary words), and a secret a step transforms
@@ -33,18 +38,29 @@ const Mask = "<redacted>"
 const MinLen = 4
 
 // Set is a set of secret strings; its zero value is ready to use and it is
-// safe for concurrent use.
+// safe for concurrent use. A nil *Set masks nothing and records nothing.
 type Set struct {
 	mu       sync.RWMutex
 	known    map[string]bool
 	replacer *strings.Replacer
+	up       []*Set // also told every value added
 }
 
-// Default is the set runner's outputs are filtered through.
-var Default = &Set{}
+// New returns an empty set whose values are also added to each of up (a
+// run's set forwarding to the set of the outputs it shares with others).
+func New(up ...*Set) *Set {
+	return &Set{up: slices.DeleteFunc(slices.Clone(up), func(s *Set) bool { return s == nil })}
+}
 
-// Add records secret values (and their escaped forms).
+// Add records secret values (and their escaped forms), in s and the sets
+// it forwards to.
 func (s *Set) Add(values ...string) {
+	if s == nil || len(values) == 0 {
+		return
+	}
+	for _, u := range s.up {
+		u.Add(values...)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := false
@@ -81,6 +97,9 @@ func forms(v string) []string {
 }
 
 func (s *Set) getReplacer() *strings.Replacer {
+	if s == nil {
+		return nil
+	}
 	s.mu.RLock()
 	r := s.replacer
 	n := len(s.known)
@@ -115,8 +134,14 @@ func (s *Set) String(in string) string {
 }
 
 // Writer returns w filtered through s. Each Write is masked on its own: the
-// writers runner uses write whole messages or lines at once.
-func (s *Set) Writer(w io.Writer) io.Writer { return &writer{set: s, w: w} }
+// writers runner uses write whole messages or lines at once. A nil s
+// returns w.
+func (s *Set) Writer(w io.Writer) io.Writer {
+	if s == nil {
+		return w
+	}
+	return &writer{set: s, w: w}
+}
 
 type writer struct {
 	set *Set

@@ -74,3 +74,34 @@ func TestSecretName(t *testing.T) {
 		}
 	}
 }
+
+// One process-wide set masked every plan's secrets in every plan's output
+// (and kept them forever): each run has its own set now, forwarding to the
+// set of the outputs it shares.
+func TestRunSetsStayApartAndForward(t *testing.T) {
+	shared := redact.New()
+	a, b := redact.New(shared), redact.New(shared)
+	a.Add("alpha-secret")
+	b.Add("bravo-secret")
+	const line = "alpha-secret bravo-secret"
+	for _, tc := range []struct {
+		name string
+		set  *redact.Set
+		want string
+	}{
+		{"a masks only its own", a, "<redacted> bravo-secret"},
+		{"b masks only its own", b, "alpha-secret <redacted>"},
+		{"the shared outputs mask both", shared, "<redacted> <redacted>"},
+		{"nil masks nothing", nil, line},
+	} {
+		if got := tc.set.String(line); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	var none *redact.Set
+	none.Add("ignored") // no panic
+	var buf bytes.Buffer
+	if w := none.Writer(&buf); w != &buf {
+		t.Error("a nil set's Writer wraps")
+	}
+}

@@ -19,7 +19,7 @@ import (
 func TestHTMLInChromium(t *testing.T) {
 	bin := browsertest.Chromium(t)
 	dir := t.TempDir()
-	if _, err := WriteDir(dir, fixtureReport()); err != nil {
+	if _, err := WriteDir(dir, fixtureReport(), nil); err != nil {
 		t.Fatal(err)
 	}
 	page := filepath.Join(dir, HTMLFile)

@@ -134,7 +134,7 @@ func TestMerge(t *testing.T) {
 	if err := m.WriteJSON(&out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteDir(filepath.Join(dir, "merged"), m); err != nil {
+	if _, err := WriteDir(filepath.Join(dir, "merged"), m, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Read(filepath.Join(dir, "merged", JSONFile), nil); err != nil {

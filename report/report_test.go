@@ -252,7 +252,7 @@ func TestAxis(t *testing.T) {
 
 func TestWriteDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	paths, err := WriteDir(dir, fixtureReport())
+	paths, err := WriteDir(dir, fixtureReport(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

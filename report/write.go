@@ -3,9 +3,10 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"github.com/scenario-runner/runner/redact"
 	"os"
 	"path/filepath"
+
+	"github.com/scenario-runner/runner/redact"
 )
 
 // File names WriteDir writes.
@@ -17,8 +18,10 @@ const (
 
 // WriteDir writes report.json, junit.xml and report.html into dir, creating
 // it if needed, and returns the paths written. Each file is rendered in
-// memory first, so a failure never leaves half a file.
-func WriteDir(dir string, r *Report) ([]string, error) {
+// memory first, so a failure never leaves half a file. Every value of
+// secrets (the set of the plans the report holds; nil masks nothing) is
+// masked in every file.
+func WriteDir(dir string, r *Report, secrets *redact.Set) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -37,7 +40,7 @@ func WriteDir(dir string, r *Report) ([]string, error) {
 		}
 		p := filepath.Join(dir, f.name)
 		// Secret values never reach a report file (see package redact).
-		if err := os.WriteFile(p, []byte(redact.Default.String(b.String())), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(secrets.String(b.String())), 0o644); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)

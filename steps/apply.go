@@ -3,7 +3,6 @@ package steps
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -220,7 +219,8 @@ func describeObj(u *unstructured.Unstructured) string {
 // time the plan touches an object it reads it (from listed when the step
 // listed it, else with a GET): an absent one is recorded as being created
 // before the request goes out (so cleanup deletes it even if the answer
-// never comes), an existing one is kept as it was, for the restore. What
+// never comes), an existing one is kept as it was, for the restore, and
+// gets its restore record (writeRecord) before the apply goes out. What
 // the plan creates carries the run's labels (stamp). The read and the
 // apply are retried after transient errors (kube.Retry; server-side apply
 // is idempotent), counted in retries (may be nil).
@@ -241,7 +241,8 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 	}
 	ref := kube.Ref(m.Resource, obj.GetKind(), obj.GetNamespace(), obj.GetName())
 	var before map[string]any
-	absent := false // read as absent just now: this apply creates it
+	var paths [][]string // what the apply sets, and the restore record's marks
+	absent := false      // read as absent just now: this apply creates it
 	if !env.DryRun {
 		known := env.Recorder.Known(ref)
 		err := kube.Retry(ctx, retries, func(ctx context.Context) error {
@@ -255,10 +256,8 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 		absent = !known && before == nil
 		if seq, owned := env.Recorder.Owned(ref); owned {
 			obj = stamp(obj, env, seq)
-		} else if restore {
-			if obj, err = markChanged(obj, env, ref, before); err != nil {
-				return nil, false, err
-			}
+		} else if paths, err = writeRecord(ctx, env, ref, before, engine.LeafPaths(obj.Object), restore, retries); err != nil {
+			return nil, false, err
 		}
 	}
 	var out *unstructured.Unstructured
@@ -286,7 +285,10 @@ func applyOne(ctx context.Context, env *engine.Env, obj *unstructured.Unstructur
 			// run counts it as its own (it carries the run's labels now).
 			env.Log.Warn().Str("object", ref.String()).Msg("existed when applied although it was absent when read before: another client created it meanwhile; cleanup deletes it as the run's")
 		}
-		recordChange(env, ref, wasCreated, before, engine.LeafPaths(obj.Object), restore) // obj with its marks: the restore removes them
+		if paths == nil {
+			paths = engine.LeafPaths(obj.Object)
+		}
+		recordChange(env, ref, wasCreated, before, paths, restore)
 	}
 	return out, wasCreated, nil
 }
@@ -315,51 +317,6 @@ func stamp(obj *unstructured.Unstructured, env *engine.Env, seq int) *unstructur
 	a[kube.SeqAnnotation] = strconv.Itoa(seq)
 	obj.SetAnnotations(a)
 	return obj
-}
-
-// maxRestoreRecord bounds the restore record: a change to a larger object
-// (a big ConfigMap) is left unmarked.
-const maxRestoreRecord = 64 << 10
-
-// markChanged returns a copy of obj that records on the object itself how
-// to undo what the plan changes on it, which existed before the plan: the
-// labels kube.ChangedByLabel (the run id) and kube.ChangedPlanLabel, and the annotation
-// kube.RestoreAnnotation, the merge patch of the fields this and earlier
-// applies of the run set, as they were before (engine.RestorePatch; it
-// also removes both marks). A run killed before its cleanup can then be
-// undone by `runner cleanup`, which applies the patch. Server-side apply
-// keeps the marks only while each apply sends them, so every apply of a
-// changed object does; changes by patch or scale are not in the record.
-func markChanged(obj *unstructured.Unstructured, env *engine.Env, ref result.ObjectRef, before map[string]any) (*unstructured.Unstructured, error) {
-	orig := obj
-	obj = obj.DeepCopy()
-	key := kube.RestoreAnnotation(env.RunID)
-	l := obj.GetLabels()
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[kube.ChangedByLabel] = env.RunID
-	l[kube.ChangedPlanLabel] = kube.PlanLabelValue(env.Plan)
-	obj.SetLabels(l)
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[key] = ""
-	obj.SetAnnotations(a)
-	patch := env.Recorder.Restoring(ref, before, engine.LeafPaths(obj.Object))
-	body, err := json.Marshal(patch)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the restore record: %w", err)
-	}
-	if len(body) > maxRestoreRecord {
-		// the API server refuses annotations over 256 KiB in all; the run's
-		// own cleanup still restores it
-		return orig, nil
-	}
-	a[key] = string(body)
-	obj.SetAnnotations(a)
-	return obj, nil
 }
 
 // readBefore reads ref the first time the plan touches it, from listed when

@@ -122,6 +122,24 @@ func (c *fakeCluster) Apply(ctx context.Context, m *meta.RESTMapping, obj *unstr
 	}
 	obj = obj.DeepCopy()
 	obj.SetResourceVersion(cur.GetResourceVersion())
+	// Labels and annotations the apply does not send survive it, as under
+	// server-side apply when another manager owns them (the restore
+	// record's marks, a merge patch of their own).
+	obj.SetLabels(keepMarks(obj.GetLabels(), cur.GetLabels()))
+	obj.SetAnnotations(keepMarks(obj.GetAnnotations(), cur.GetAnnotations()))
 	out, err := ri.Update(ctx, obj, metav1.UpdateOptions{DryRun: opts.DryRun, FieldManager: opts.FieldManager})
 	return out, false, err
+}
+
+// keepMarks adds to applied the keys of cur it lacks.
+func keepMarks(applied, cur map[string]string) map[string]string {
+	for k, v := range cur {
+		if _, ok := applied[k]; !ok {
+			if applied == nil {
+				applied = map[string]string{}
+			}
+			applied[k] = v
+		}
+	}
+	return applied
 }

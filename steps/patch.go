@@ -192,15 +192,19 @@ func (a *patchAction) patchOne(ctx context.Context, env *engine.Env, t resolvedT
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	known := env.Recorder.Known(ref)
+	var before map[string]any
+	if !known {
+		before = obj.Object // as listed just before the patch
+	}
+	paths, err := writeRecord(ctx, env, ref, before, paths, a.restore, nil)
+	if err != nil {
+		return nil, err
+	}
 	out, err := env.Cluster.Dynamic().Resource(t.GVR).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), a.typ, raw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("patching %s: %w", ref, err)
 	}
 	if !env.DryRun {
-		var before map[string]any
-		if !known {
-			before = obj.Object // as listed just before the patch
-		}
 		recordChange(env, ref, false, before, paths, a.restore)
 	}
 	return out, nil

@@ -60,6 +60,10 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 			return err
 		}
 	}
+	paths, err := writeRecord(ctx, env, ref, before, [][]string{{"spec", "replicas"}}, a.restore, nil)
+	if err != nil {
+		return err
+	}
 	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
 	opts := metav1.PatchOptions{FieldManager: FieldManager}
 	if env.DryRun {
@@ -77,7 +81,7 @@ func (a *scaleAction) Run(ctx context.Context, env *engine.Env) error {
 		return fmt.Errorf("scaling %s to %d: %w", t, n, err)
 	}
 	if !env.DryRun {
-		recordChange(env, ref, false, before, [][]string{{"spec", "replicas"}}, a.restore)
+		recordChange(env, ref, false, before, paths, a.restore)
 	}
 	env.Log.Info().Str("target", t.String()).Int("replicas", n).Msg("scaled")
 	return nil

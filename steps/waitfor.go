@@ -706,7 +706,7 @@ func (w *waiter) objName(o *waitObj) string {
 func (w *waiter) reading(o *waitObj) string {
 	obj := o.object()
 	// What a Secret holds is masked wherever it is printed later too.
-	redact.Default.Add(redact.ObjectValues(obj)...)
+	w.vals.Redact().Add(redact.ObjectValues(obj)...)
 	parts := make([]string, 0, len(w.paths))
 	for _, p := range w.paths {
 		v, ok := lookupPath(obj, p)
@@ -725,7 +725,7 @@ func (w *waiter) reading(o *waitObj) string {
 		if inner := errors.Unwrap(o.err); inner != nil {
 			msg = inner.Error() // without the expression's source
 		}
-		msg, _, _ = strings.Cut(redact.Default.String(msg), "\n")
+		msg, _, _ = strings.Cut(w.vals.Redact().String(msg), "\n")
 		if s != "" {
 			s += " "
 		}

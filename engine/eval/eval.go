@@ -252,16 +252,23 @@ func (p *Program) Run(vals Values) (any, error) {
 }
 
 // scrub masks in err the values of the Secrets among vals (and every secret
-// known so far), recording those values in redact.Default so that later
-// output masks them too.
+// the run knows so far), recording those values in the run's set
+// (vals.Redact()) so that later output masks them too.
 func scrub(err error, vals Values) error {
-	for _, v := range vals {
+	set := vals.Redact()
+	if set == nil {
+		set = redact.New() // no run's set: mask at least this message
+	}
+	for k, v := range vals {
+		if k == redactName {
+			continue
+		}
 		if s := redact.Find(v, 3); len(s) > 0 {
-			redact.Default.Add(s...)
+			set.Add(s...)
 		}
 	}
 	msg := err.Error()
-	if clean := redact.Default.String(msg); clean != msg {
+	if clean := set.String(msg); clean != msg {
 		return errors.New(clean)
 	}
 	return err

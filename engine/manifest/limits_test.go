@@ -62,10 +62,15 @@ func TestRenderRecordsSecretValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := docs[0].Render(eval.Values{"pw": "rendered-secret-value"}); err != nil {
+	run, other := redact.New(), redact.New()
+	if _, err := docs[0].Render(eval.Values{"pw": "rendered-secret-value"}.WithRedact(run)); err != nil {
 		t.Fatal(err)
 	}
-	if got := redact.Default.String("x rendered-secret-value y"); got != "x <redacted> y" {
-		t.Errorf("got %q", got)
+	if got := run.String("x rendered-secret-value y"); got != "x <redacted> y" {
+		t.Errorf("the run's set: got %q", got)
+	}
+	// Another run (a plan side by side with --parallel) has its own set.
+	if got := other.String("x rendered-secret-value y"); got != "x rendered-secret-value y" {
+		t.Errorf("another run's set: got %q", got)
 	}
 }

@@ -206,8 +206,8 @@ func (d *Doc) Render(vals eval.Values) (*unstructured.Unstructured, error) {
 	if !ok {
 		return nil, fmt.Errorf("manifest at %s: not an object", d.Pos)
 	}
-	// What a Secret holds is never printed (see package redact).
-	redact.Default.Add(redact.ObjectValues(obj)...)
+	// What a Secret holds is never printed by this run (see package redact).
+	vals.Redact().Add(redact.ObjectValues(obj)...)
 	return &unstructured.Unstructured{Object: obj}, nil
 }
 
