@@ -170,6 +170,9 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		}
 	}
 	p.Local = b.local
+	if fsRoot != nil {
+		p.Files = fsRoot.Reads()
+	}
 	if errs.Len() > 0 {
 		return fail()
 	}
