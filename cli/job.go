@@ -25,12 +25,26 @@ import (
 	"github.com/scenario-runner/runner/engine/files"
 	"github.com/scenario-runner/runner/job"
 	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/rbac"
 	"github.com/scenario-runner/runner/report"
 	"github.com/scenario-runner/runner/result"
+	"github.com/scenario-runner/runner/steps"
 )
 
-// planRBAC derives the roles and bindings plans need, granted to sa.
-type planRBAC func(ctx context.Context, plans []*engine.Plan, sa types.NamespacedName) ([]*unstructured.Unstructured, error)
+// planRBAC derives the roles and bindings plans need, granted to sa, and
+// says what it could not derive (needs known only at run time).
+type planRBAC func(ctx context.Context, plans []*engine.Plan, sa types.NamespacedName) (objs []*unstructured.Unstructured, unknown []string, err error)
+
+// derivedRBAC is runner rbac's derivation (kinds mapped by name, no
+// cluster needed), named and bound like the job's ServiceAccount.
+func derivedRBAC(_ context.Context, plans []*engine.Plan, sa types.NamespacedName) ([]*unstructured.Unstructured, []string, error) {
+	policy, err := rbac.Derive(plans, steps.Kinds(), rbac.Guess{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", engine.ErrInvalid, err)
+	}
+	objs := policy.Objects(rbac.Options{Name: sa.Name, ServiceAccount: &rbac.ServiceAccount{Namespace: sa.Namespace, Name: sa.Name}})
+	return objs, policy.Unknown, nil
+}
 
 // clusterOptions say which cluster and namespace a job command talks to.
 type clusterOptions struct {
@@ -94,7 +108,9 @@ func newJobCommand(streams Streams, rbac planRBAC) *cobra.Command {
     /plans (and /timings) with the same folders as here below the plans'
     common folder (or --root);
   - a ServiceAccount NAME, a Role and RoleBinding NAME-results that let
-    it write its results, and the plans' own RBAC (runner rbac);
+    it write its results, and the plans' own RBAC as runner rbac derives
+    it (kinds mapped by name), named NAME and bound to the ServiceAccount;
+    what is known only at run time is listed on stderr, to grant by hand;
   - an Indexed Job NAME of --shards completions: pod I runs
     "runner --shard I+1/N" of the same partition runner list --shards N
     prints (same --selector, --timings and --parallel). Each index runs
@@ -202,14 +218,23 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 		return err
 	}
 	if o.rbac != nil {
-		plans := onePerPlan(s.Plans)
 		spec.RBAC = func(ctx context.Context, sa types.NamespacedName) ([]*unstructured.Unstructured, error) {
-			return o.rbac(ctx, plans, sa)
+			objs, unknown, err := o.rbac(ctx, s.Plans, sa)
+			if len(unknown) > 0 {
+				fmt.Fprintf(o.streams.Err, "runner job: not derived, known only at run time (grant these to ServiceAccount %s/%s by hand):\n", sa.Namespace, sa.Name)
+				for _, u := range unknown {
+					fmt.Fprintf(o.streams.Err, "  %s\n", u)
+				}
+			}
+			return objs, err
 		}
 	} else {
-		fmt.Fprintf(o.streams.Err, "runner job: no RBAC is derived for the plans yet (runner rbac); ServiceAccount %s/%s may only write its results: bind it to what the plans need\n", spec.Namespace, spec.Name)
+		fmt.Fprintf(o.streams.Err, "runner job: no RBAC derived for the plans; ServiceAccount %s/%s may only write its results\n", spec.Namespace, spec.Name)
 	}
 	objs, err := job.Build(ctx, spec)
+	if errors.Is(err, engine.ErrInvalid) {
+		return err
+	}
 	if errors.Is(err, job.ErrTooBig) {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}

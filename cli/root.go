@@ -126,7 +126,7 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 		return fmt.Errorf("%w: %v (see %s --help)", ErrUsage, err, c.CommandPath())
 	})
 	opts.addFlags(root)
-	root.AddCommand(newValidateCommand(streams), newListCommand(streams), newReportCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams), newJobCommand(streams, nil))
+	root.AddCommand(newValidateCommand(streams), newListCommand(streams), newReportCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams), newRBACCommand(streams), newJobCommand(streams, derivedRBAC))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -36,6 +36,8 @@ type Builder struct {
 	outputs map[string]bool
 	// local are the steps of Local kinds, as refusals.
 	local []*diag.Error
+	// all are the steps built so far, nested ones included.
+	all []*Step
 	// planLevel is set while a Beside kind given at plan level is built.
 	planLevel bool
 }
@@ -70,7 +72,9 @@ func (b *Builder) buildBeside(kind Kind, key, val *yaml.Node, loc diag.Locator) 
 	if ds, ok := spec.(Describer); ok {
 		name = ds.Describe() + " (plan)"
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(key), Action: action}
+	step := &Step{Name: name, Kind: kind.Name, Pos: d.Pos(key), Action: action}
+	b.all = append(b.all, step)
+	return step
 }
 
 // Here is the position of the step kind key being built, for errors that
@@ -316,5 +320,7 @@ func (b *Builder) buildStep(n Node) *Step {
 		b.local = append(b.local, &diag.Error{Pos: at, Source: sourceLine(d.Loc.Source(), at),
 			Msg: fmt.Sprintf("this %s step runs a program on this machine: runner runs it only with --allow-commands (a plan may come from a pull request); runner validate and --dry-run never run it", kind.Name)})
 	}
-	return &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect, Local: kind.Local}
+	step := &Step{Name: name, Kind: kind.Name, Pos: d.Pos(kindKey), Timeout: c.Timeout.Duration, Action: action, If: cond, Expect: expect, Collect: c.Collect, Local: kind.Local}
+	b.all = append(b.all, step)
+	return step
 }

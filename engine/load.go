@@ -173,6 +173,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 	if fsRoot != nil {
 		p.Files = fsRoot.Reads()
 	}
+	p.All = b.all
 	if errs.Len() > 0 {
 		return fail()
 	}

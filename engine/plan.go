@@ -101,6 +101,9 @@ type Plan struct {
 	// Beside are plan-level blocks of Beside kinds (a measure), run along
 	// Steps.
 	Beside []*Step
+	// All are every step of the plan, nested ones included, in the order
+	// they were built.
+	All []*Step
 	// Local are the steps (nested ones too) of kinds that run programs on
 	// this machine (Kind.Local), as errors to show when that is not allowed.
 	Local []*diag.Error

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/scenario-runner/runner/engine/eval"
 	"github.com/scenario-runner/runner/result"
 )
 
@@ -59,6 +60,12 @@ type Kind struct {
 	// steps:), where their action runs along the plan's steps: it must
 	// implement Besider, and its Build sees Builder.PlanLevel.
 	Beside bool
+	// Access lists the API requests an action of the kind makes, with
+	// what only the plan's variables decide resolved from vals (see
+	// Plan.StaticValues and StaticString). runner rbac and the preflight
+	// derive their rules from it; nil: the kind asks nothing of the API
+	// server itself (steps nested in it are listed on their own).
+	Access func(a Action, vals eval.Values) []Access
 }
 
 // Besider is implemented by the actions of Beside kinds: at plan level they

@@ -286,3 +286,7 @@ func isDiscoveryGap(err error) bool {
 	var gd *discovery.ErrGroupDiscoveryFailed
 	return errors.As(err, &gd)
 }
+
+// RESTMapper is the client's discovery-backed mapper. Unlike Mapping it
+// does not wait for kinds the cluster does not serve yet.
+func (c *Client) RESTMapper() meta.RESTMapper { return c.mapper }

@@ -178,6 +178,21 @@ func (d *Doc) compile(loc diag.Locator, n *yaml.Node, scope *eval.Scope, errs *d
 	}
 }
 
+// Literal is the string at key of the document's top-level mapping when it
+// is written out, without an expression.
+func (d *Doc) Literal(key string) (string, bool) {
+	if d.root.Kind != yaml.MappingNode {
+		return "", false
+	}
+	for i := 0; i+1 < len(d.root.Content); i += 2 {
+		k, v := d.root.Content[i], d.root.Content[i+1]
+		if k.Value == key && v.Kind == yaml.ScalarNode && d.templates[v] == nil {
+			return v.Value, true
+		}
+	}
+	return "", false
+}
+
 // Static reports whether the document has no expression.
 func (d *Doc) Static() bool { return len(d.templates) == 0 }
 
