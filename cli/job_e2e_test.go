@@ -1,0 +1,406 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+
+	"github.com/scenario-runner/runner/job"
+	"github.com/scenario-runner/runner/localcluster"
+	"github.com/scenario-runner/runner/localcluster/clustertest"
+	"github.com/scenario-runner/runner/report"
+)
+
+// jobSuite writes two plans in two folders below one root: a applies a
+// manifest from a file (file:), b waits for a ConfigMap it applies inline;
+// both read the namespace from a values file at the root. Each creates a
+// ConfigMap named by its run id in ns, which the job's derived RBAC must
+// allow.
+func jobSuite(t *testing.T, ns string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"values.yaml": "namespace: " + ns + "\n",
+		"a/plan.yaml": `name: job-a
+vars: {namespace: default}
+timeout: 2m
+steps:
+  - apply: {file: manifests/cm.yaml}
+`,
+		"a/manifests/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: "job-a-${{ runID }}", namespace: "${{ namespace }}"}
+data: {from: file}
+`,
+		"b/plan.yaml": `name: job-b
+vars: {namespace: default}
+timeout: 2m
+steps:
+  - apply:
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "job-b-${{ runID }}", namespace: "${{ namespace }}"}
+        data: {state: ready}
+  - waitFor:
+      apiVersion: v1
+      kind: ConfigMap
+      namespace: "${{ namespace }}"
+      name: "job-b-${{ runID }}"
+      condition: object.data.state == "ready"
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// restrictedNamespace creates a namespace where the API server's Pod
+// Security admission enforces the restricted standard, and deletes it at
+// the end.
+func restrictedNamespace(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest",
+	}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+}
+
+// saKubeconfig writes a kubeconfig for the cluster of cfg whose only
+// credential is a TokenRequest token of the ServiceAccount: what the
+// kubelet mounts into the pod, handed to the runner as a kubeconfig
+// because the test cannot write /var/run/secrets.
+func saKubeconfig(t *testing.T, cs kubernetes.Interface, cfg *rest.Config, ns, sa string) string {
+	t.Helper()
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("TokenRequest for %s/%s: %v", ns, sa, err)
+	}
+	ca := cfg.CAData
+	if len(ca) == 0 && cfg.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: ca}
+	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "sa", Namespace: ns}
+	kc.CurrentContext = "sa"
+	path := filepath.Join(t.TempDir(), "sa.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// playPod does what the kubelet would for pod of the Job j, without a
+// container runtime (KWOK runs none): it lays the ConfigMap's items out as
+// the volume would mount them, resolves the container's env (the Job
+// controller's JOB_COMPLETION_INDEX, the downward API's label), and runs
+// this runner binary with exactly the container's args, the mount paths
+// moved under a temporary folder, and the ServiceAccount's token. It
+// returns the exit code and output.
+func playPod(t *testing.T, j *batchv1.Job, pod *corev1.Pod, cm *corev1.ConfigMap, kubeconfig string) (int, string, string) {
+	t.Helper()
+	root := t.TempDir()
+	spec := j.Spec.Template.Spec
+	c := spec.Containers[0]
+	moved := map[string]string{} // mount path -> where the test put it
+	for _, m := range c.VolumeMounts {
+		dir := filepath.Join(root, strings.TrimPrefix(m.MountPath, "/"))
+		moved[m.MountPath] = dir
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			if v.ConfigMap.Name != cm.Name {
+				t.Fatalf("volume %s is ConfigMap %s, not %s", v.Name, v.ConfigMap.Name, cm.Name)
+			}
+			for _, it := range v.ConfigMap.Items {
+				data, ok := []byte(cm.Data[it.Key]), true
+				if _, text := cm.Data[it.Key]; !text {
+					data, ok = cm.BinaryData[it.Key]
+				}
+				if !ok {
+					t.Fatalf("item %s: no key %s in the ConfigMap", it.Path, it.Key)
+				}
+				p := filepath.Join(dir, filepath.FromSlash(it.Path))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, data, 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	var args []string
+	for _, a := range c.Args {
+		for mount, dir := range moved {
+			if a == mount || strings.HasPrefix(a, mount+"/") {
+				a = dir + strings.TrimPrefix(a, mount)
+				break
+			}
+		}
+		args = append(args, a)
+	}
+	env := []string{"KUBECONFIG=" + kubeconfig, "HOME=" + root, "PATH=" + os.Getenv("PATH"),
+		job.EnvIndex + "=" + pod.Annotations["batch.kubernetes.io/job-completion-index"]}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			fp := e.ValueFrom.FieldRef.FieldPath
+			key, ok := strings.CutPrefix(fp, "metadata.labels['")
+			if !ok {
+				t.Fatalf("env %s: fieldPath %s not played", e.Name, fp)
+			}
+			env = append(env, e.Name+"="+pod.Labels[strings.TrimSuffix(key, "']")])
+		default:
+			env = append(env, e.Name+"="+e.Value)
+		}
+	}
+	cmd := exec.Command(runnerBinary(t), args...)
+	cmd.Env = env
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+// TestJobInRestrictedNamespaceLive: runner job -o yaml passes a
+// server-side dry run; applied in a namespace where the API server
+// enforces the restricted Pod Security Standard, its Indexed Job creates
+// one pod per shard and its ServiceAccount and roles exist; each pod is
+// then played (same binary, the Job's args and env, the ConfigMap's files,
+// the ServiceAccount's token and nothing more), runner job fetch merges
+// the two shards' reports, and runner job delete leaves nothing.
+func TestJobInRestrictedNamespaceLive(t *testing.T) {
+	kc := clustertest.Kubeconfig(t)
+	cfg := clustertest.Config(t)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const ns = "runner-job-e2e"
+	restrictedNamespace(t, cs, ns)
+	dir := jobSuite(t, ns)
+	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--image", "registry.example/runner:test",
+		"-n", ns, "--shards", "2", "--kubeconfig", kc}
+
+	// 1. Printed, it passes a server-side dry run (kubectl's own).
+	code, yamlOut, stderr := runBinary(t, ctx, args...)
+	if code != 0 {
+		t.Fatalf("runner job -o yaml: exit %d\n%s", code, stderr)
+	}
+	bin, err := localcluster.DefaultBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), "--kubeconfig", kc, "apply", "--dry-run=server", "-f", "-")
+	dry.Stdin = strings.NewReader(yamlOut)
+	if out, err := dry.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply --dry-run=server: %v\n%s\n%s", err, out, yamlOut)
+	}
+
+	// 2. Applied: the objects exist and the Job makes its pods, which
+	// the restricted admission lets in.
+	code, stdout, stderr := runBinary(t, ctx, append(args, "--apply")...)
+	if code != 0 {
+		t.Fatalf("runner job --apply: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var name string
+	if _, err := fmt.Sscanf(stdout, "job "+ns+"/%s created", &name); err != nil {
+		t.Fatalf("no job name in %q: %v", stdout, err)
+	}
+	t.Cleanup(func() { runBinary(t, context.Background(), "job", "delete", name, "-n", ns, "--kubeconfig", kc) })
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+		t.Errorf("ServiceAccount: %v", err)
+	}
+	for _, role := range []string{name + "-results", name} {
+		if _, err := cs.RbacV1().Roles(ns).Get(ctx, role, metav1.GetOptions{}); err != nil {
+			t.Errorf("Role %s: %v", role, err)
+		}
+		if _, err := cs.RbacV1().RoleBindings(ns).Get(ctx, role, metav1.GetOptions{}); err != nil {
+			t.Errorf("RoleBinding %s: %v", role, err)
+		}
+	}
+	j, err := cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pods []corev1.Pod
+	var lastEvents string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
+		if err != nil {
+			return false, err
+		}
+		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool {
+			return p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded
+		})
+		if ev, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name}); err == nil {
+			lastEvents = ""
+			for _, e := range ev.Items {
+				lastEvents += e.Reason + ": " + e.Message + "\n"
+			}
+		}
+		return len(pods) == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("%d pod(s) of the Job running, want 2: %v; its events:\n%s", len(pods), err, lastEvents)
+	}
+	slices.SortFunc(pods, func(a, b corev1.Pod) int {
+		return strings.Compare(a.Annotations["batch.kubernetes.io/job-completion-index"], b.Annotations["batch.kubernetes.io/job-completion-index"])
+	})
+
+	// 3. Play each pod.
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, job.PlansConfigMap(name), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saKC := saKubeconfig(t, cs, cfg, ns, j.Spec.Template.Spec.ServiceAccountName)
+	for i := range pods {
+		code, stdout, stderr := playPod(t, j, &pods[i], cm, saKC)
+		if code != 0 {
+			t.Fatalf("pod %s played: exit %d\n%s\n%s", pods[i].Name, code, stdout, stderr)
+		}
+		t.Logf("pod %s played:\n%s%s", pods[i].Name, stdout, stderr)
+	}
+	for i := range 2 {
+		r, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, job.ResultName(name, i), metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("results of index %d: %v", i, err)
+		}
+		if o := r.OwnerReferences; len(o) != 1 || o[0].UID != j.UID {
+			t.Errorf("results of index %d: owner references %+v, want the Job %s", i, o, j.UID)
+		}
+	}
+
+	// KWOK ends every Job pod with exit 0 after a few seconds; the Job
+	// controller then completes the Job.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		j, err = cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(j.Status.Conditions, func(c batchv1.JobCondition) bool {
+			return c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue
+		}), nil
+	})
+	if err != nil {
+		t.Fatalf("the Job did not complete: %v; its status: %+v", err, j.Status)
+	}
+
+	// 4. Fetch: both shards' reports, merged.
+	out := t.TempDir()
+	code, stdout, stderr = runBinary(t, ctx, "job", "fetch", name, "-n", ns, "--kubeconfig", kc, "--report-dir", out, "--follow")
+	if code != 0 {
+		t.Fatalf("runner job fetch: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("fetch:\n%s%s", stdout, stderr)
+	r, err := report.Read(filepath.Join(out, report.JSONFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, shards []string
+	for _, p := range r.Plans {
+		ids = append(ids, p.ID)
+	}
+	for _, s := range r.Sources {
+		shards = append(shards, s.Shard)
+	}
+	slices.Sort(ids)
+	slices.Sort(shards)
+	if !slices.Equal(ids, []string{"job-a", "job-b"}) || r.Outcome != "passed" || !slices.Equal(shards, []string{"1/2", "2/2"}) {
+		t.Errorf("merged report: cells %v, outcome %s, shards %v", ids, r.Outcome, shards)
+	}
+	for _, f := range []string{report.JUnitFile, report.HTMLFile, "shard-1/" + report.JSONFile, "shard-2/" + report.JSONFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// 5. Delete: nothing labelled with the job is left.
+	code, stdout, stderr = runBinary(t, ctx, "job", "delete", name, "-n", ns, "--kubeconfig", kc)
+	if code != 0 {
+		t.Fatalf("runner job delete: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("delete:\n%s", stdout)
+	sel := metav1.ListOptions{LabelSelector: job.LabelJob + "=" + name}
+	left := map[string]int{}
+	for what, list := range map[string]func() (int, error){
+		"configmaps": func() (int, error) { l, err := cs.CoreV1().ConfigMaps(ns).List(ctx, sel); return len(l.Items), err },
+		"serviceaccounts": func() (int, error) {
+			l, err := cs.CoreV1().ServiceAccounts(ns).List(ctx, sel)
+			return len(l.Items), err
+		},
+		"roles":        func() (int, error) { l, err := cs.RbacV1().Roles(ns).List(ctx, sel); return len(l.Items), err },
+		"rolebindings": func() (int, error) { l, err := cs.RbacV1().RoleBindings(ns).List(ctx, sel); return len(l.Items), err },
+		"clusterroles": func() (int, error) { l, err := cs.RbacV1().ClusterRoles().List(ctx, sel); return len(l.Items), err },
+		"clusterrolebindings": func() (int, error) {
+			l, err := cs.RbacV1().ClusterRoleBindings().List(ctx, sel)
+			return len(l.Items), err
+		},
+		"pods": func() (int, error) {
+			l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
+			return len(l.Items), err
+		},
+	} {
+		n, err := list()
+		if err != nil {
+			t.Errorf("listing %s: %v", what, err)
+		}
+		if n > 0 {
+			left[what] = n
+		}
+	}
+	if _, err := cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Job is still there (%v)", err)
+	}
+	if len(left) > 0 {
+		t.Errorf("left after runner job delete: %v", left)
+	}
+}
