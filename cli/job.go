@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 	if errors.Is(err, engine.ErrInvalid) {
 		return err
 	}
-	if errors.Is(err, job.ErrTooBig) {
+	if errors.Is(err, job.ErrTooBig) || errors.Is(err, job.ErrSpec) {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if err != nil {
@@ -723,6 +724,7 @@ func deleteJob(ctx context.Context, streams Streams, client *kube.Client, namesp
 	first := kube.Delete(dctx, client.Dynamic(), conv[:1], kube.DeleteOptions{Wait: true})
 	rest := kube.Delete(dctx, client.Dynamic(), conv[1:], kube.DeleteOptions{Wait: true})
 	deleted := append(first.Deleted, rest.Deleted...)
+	slices.SortStableFunc(deleted[min(1, len(first.Deleted)):], func(a, b result.ObjectRef) int { return strings.Compare(a.String(), b.String()) })
 	for _, r := range deleted {
 		fmt.Fprintf(streams.Out, "deleted %s\n", r)
 	}

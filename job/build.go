@@ -63,6 +63,9 @@ const (
 	managedBy            = "app.kubernetes.io/managed-by"
 )
 
+// ErrSpec marks a Spec that cannot be built (a bad name, no plans).
+var ErrSpec = errors.New("invalid job")
+
 // RBAC returns the roles and bindings the plans need, granted to the
 // ServiceAccount sa (package rbac derives them from the plans). The
 // objects may live in any namespace, or none (cluster-scoped).
@@ -212,7 +215,10 @@ func (s Spec) check() error {
 	if err := checkPaths(s.Timings); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrSpec, errors.Join(errs...))
+	}
+	return nil
 }
 
 // role lets the pods write their results: create cannot be limited to

@@ -177,8 +177,8 @@ func TestBuildRefuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
-			if errors.Is(err, ErrTooBig) != c.tooBig {
-				t.Errorf("errors.Is(ErrTooBig) = %v", !c.tooBig)
+			if errors.Is(err, ErrTooBig) != c.tooBig || errors.Is(err, ErrSpec) == c.tooBig {
+				t.Errorf("errors.Is(ErrTooBig) = %v, errors.Is(ErrSpec) = %v", errors.Is(err, ErrTooBig), errors.Is(err, ErrSpec))
 			}
 		})
 	}

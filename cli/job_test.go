@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/scenario-runner/runner/engine"
+	"github.com/scenario-runner/runner/job"
+)
+
+// jobObjects splits runner job's YAML into objects by kind.
+func jobObjects(t *testing.T, out string) map[string][]*unstructured.Unstructured {
+	t.Helper()
+	byKind := map[string][]*unstructured.Unstructured{}
+	for _, doc := range strings.Split(out, "---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatalf("%v in\n%s", err, doc)
+		}
+		byKind[u.GetKind()] = append(byKind[u.GetKind()], u)
+	}
+	return byKind
+}
+
+// TestJobMapsPaths: the plans of two folders, the manifest one reads and a
+// values file below --root reach the pod at the same relative paths, the
+// flags are passed on with those paths, and the output is the same twice.
+func TestJobMapsPaths(t *testing.T) {
+	dir := jobSuite(t, "tests")
+	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--image", "registry.example/runner:v1",
+		"-n", "tests", "--shards", "3", "--parallel", "2", "--set", "namespace=tests", "--set-optional", "x=1", "--selector", "!slow", "--meta", "k=v"}
+	out, stderr, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if again, _, _ := run(t, args...); again != out {
+		t.Error("two runs of runner job printed different objects")
+	}
+	objs := jobObjects(t, out)
+	j := objs["Job"][0]
+	if !strings.HasPrefix(j.GetName(), "runner-suite-") || len(j.GetName()) != len("runner-suite-")+6 {
+		t.Errorf("name %s", j.GetName())
+	}
+	containers, _, _ := unstructured.NestedSlice(j.Object, "spec", "template", "spec", "containers")
+	var got []string
+	for _, a := range containers[0].(map[string]any)["args"].([]any) {
+		got = append(got, a.(string))
+	}
+	want := []string{"--root", "/plans", "--values", "/plans/values.yaml", "--set", "namespace=tests", "--set-optional", "x=1",
+		"--selector", "!slow", "--parallel", "2", "--meta", "k=v",
+		"--job-shards", "3", "--publish", "tests/" + j.GetName(), "--report-dir", "/reports", "/plans/a/plan.yaml", "/plans/b/plan.yaml"}
+	if !slices.Equal(got, want) {
+		t.Errorf("args\n%q\nwant\n%q", got, want)
+	}
+	volumes, _, _ := unstructured.NestedSlice(j.Object, "spec", "template", "spec", "volumes")
+	var paths []string
+	for _, it := range volumes[0].(map[string]any)["configMap"].(map[string]any)["items"].([]any) {
+		paths = append(paths, it.(map[string]any)["path"].(string))
+	}
+	if w := []string{"a/manifests/cm.yaml", "a/plan.yaml", "b/plan.yaml", "values.yaml"}; !slices.Equal(paths, w) {
+		t.Errorf("items %q, want %q", paths, w)
+	}
+	// Both plans' timeouts (2m) and cleanup timeouts, plus 10m.
+	if d, _, _ := unstructured.NestedFieldNoCopy(j.Object, "spec", "activeDeadlineSeconds"); d != 2*(120+engine.DefaultCleanupTimeout.Seconds())+600 {
+		t.Errorf("activeDeadlineSeconds %v", d)
+	}
+	// The plans' RBAC: a Role in tests, bound to the ServiceAccount.
+	var roles []string
+	for _, r := range objs["Role"] {
+		roles = append(roles, r.GetNamespace()+"/"+r.GetName())
+	}
+	if w := []string{"tests/" + j.GetName() + "-results", "tests/" + j.GetName()}; !slices.Equal(roles, w) {
+		t.Errorf("roles %q, want %q", roles, w)
+	}
+}
+
+func TestJobRefuses(t *testing.T) {
+	dir := jobSuite(t, "tests")
+	big := t.TempDir()
+	if err := os.WriteFile(filepath.Join(big, "plan.yaml"), []byte("name: big\nsteps:\n  - apply: {file: 'm*.yaml'}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"m1.yaml", "m2.yaml"} {
+		cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + strings.TrimSuffix(name, ".yaml") + "}\ndata: {x: " + strings.Repeat("y", 600<<10) + "}\n"
+		if err := os.WriteFile(filepath.Join(big, name), []byte(cm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no image", []string{"job", dir}, "--image is required"},
+		{"follow without apply", []string{"job", dir, "--image", "x", "--follow"}, "--follow needs --apply"},
+		{"yaml and apply", []string{"job", dir, "--image", "x", "-o", "yaml", "--apply"}, "not both"},
+		{"secret", []string{"job", dir, "--image", "x", "--set-secret", "token=abcdefgh"}, "--set-secret is not supported"},
+		{"too big", []string{"job", big, "--image", "x"}, "the biggest: " + filepath.Join(big, "m1.yaml")},
+		{"bad name", []string{"job", dir, "--image", "x", "--name", "Runner"}, "RFC 1123"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := run(t, c.args...)
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want a usage error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestJobShardFromIndex: --job-shards reads JOB_COMPLETION_INDEX.
+func TestJobShardFromIndex(t *testing.T) {
+	for _, c := range []struct {
+		index  string
+		shards int
+		shard  string
+		want   string // error
+	}{
+		{"0", 3, "1/3", ""},
+		{"2", 3, "3/3", ""},
+		{"", 2, "1/2", ""},
+		{"3", 3, "", "not below --job-shards 3"},
+		{"x", 3, "", "expected 0 or more"},
+	} {
+		t.Run(c.index, func(t *testing.T) {
+			t.Setenv(job.EnvIndex, c.index)
+			o := &runOptions{jobShards: c.shards}
+			err := o.jobShard()
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil || o.sel.shard != c.shard {
+				t.Errorf("shard %q, error %v; want %s", o.sel.shard, err, c.shard)
+			}
+		})
+	}
+}
