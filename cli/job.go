@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/scenario-runner/runner/engine"
@@ -257,7 +258,7 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 	if !o.follow {
 		return nil
 	}
-	return fetchJob(ctx, o.streams, client, spec.Namespace, spec.Name, o.reportDir, true)
+	return fetchJob(ctx, o.streams, client.Dynamic(), spec.Namespace, spec.Name, o.reportDir, true)
 }
 
 // spec maps the loaded suite onto what the pods see: every plan and file
@@ -521,7 +522,7 @@ running (without --follow) or ended without results.`,
 			if err != nil {
 				return err
 			}
-			return fetchJob(cmd.Context(), streams, client, c.namespace, args[0], dir, follow)
+			return fetchJob(cmd.Context(), streams, client.Dynamic(), c.namespace, args[0], dir, follow)
 		},
 	}
 	c.addFlags(cmd)
@@ -535,12 +536,12 @@ const fetchPoll = 2 * time.Second
 
 // fetchJob reads (with follow: until it ended) the job's state and
 // results, writes the reports and returns the error of its outcome.
-func fetchJob(ctx context.Context, streams Streams, client *kube.Client, namespace, name, dir string, follow bool) error {
+func fetchJob(ctx context.Context, streams Streams, dyn dynamic.Interface, namespace, name, dir string, follow bool) error {
 	var prev *job.Status
 	var st *job.Status
 	for {
 		var err error
-		st, err = job.Read(ctx, client.Dynamic(), namespace, name)
+		st, err = job.Read(ctx, dyn, namespace, name)
 		if err != nil {
 			return err
 		}

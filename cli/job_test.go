@@ -1,18 +1,30 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/job"
+	"github.com/scenario-runner/runner/kube"
+	"github.com/scenario-runner/runner/report"
+	"github.com/scenario-runner/runner/result"
 )
 
 // jobObjects splits runner job's YAML into objects by kind.
@@ -143,6 +155,102 @@ func TestJobShardFromIndex(t *testing.T) {
 			}
 			if err != nil || o.sel.shard != c.shard {
 				t.Errorf("shard %q, error %v; want %s", o.sel.shard, err, c.shard)
+			}
+		})
+	}
+}
+
+// fakeJob seeds a fake API with the objects of a two-shard job, one pod
+// per index in the given phases and exit codes (nil: still running), and
+// publishes for each index in published a report with that outcome.
+func fakeJob(t *testing.T, exits []*int32, published map[int]result.Outcome) (*dynfake.FakeDynamicClient, string) {
+	t.Helper()
+	ctx := context.Background()
+	spec := job.Spec{Name: "runner-suite-abc123", Namespace: "tests", Image: "x", Shards: len(exits), Plans: []string{"/plans/p.yaml"},
+		Files: []job.File{{Path: "p.yaml", Source: "p.yaml", Data: []byte("name: p\n")}}}
+	objs, err := job.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seed []runtime.Object
+	for _, u := range objs {
+		seed = append(seed, u)
+	}
+	for i, exit := range exits {
+		p := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
+		p.Name, p.Namespace = fmt.Sprintf("%s-%d-x", spec.Name, i), spec.Namespace
+		p.Labels = map[string]string{job.LabelJobName: spec.Name, job.LabelCompletionIndex: fmt.Sprint(i)}
+		p.Status.Phase = corev1.PodRunning
+		if exit != nil {
+			p.Status.Phase = corev1.PodSucceeded
+			if *exit != 0 {
+				p.Status.Phase = corev1.PodFailed
+			}
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: job.Container, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: *exit}}}}
+		}
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed = append(seed, &unstructured.Unstructured{Object: m})
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		{Group: "batch", Version: "v1", Resource: "jobs"}: "JobList", {Version: "v1", Resource: "pods"}: "PodList",
+		{Version: "v1", Resource: "configmaps"}: "ConfigMapList",
+	}, seed...)
+	for i, outcome := range published {
+		start := time.Date(2026, 12, 7, 0, 0, i, 0, time.UTC)
+		rep := report.New([]*result.Plan{{Name: fmt.Sprintf("p%d", i), File: "/plans/p.yaml", Outcome: outcome, Start: start, End: start.Add(time.Second), Steps: []*result.Step{}}},
+			report.Meta{Shard: fmt.Sprintf("%d/%d", i+1, len(exits)), Generated: start})
+		var b bytes.Buffer
+		if err := rep.WriteJSON(&b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := job.Publish(ctx, dyn, job.Target{Namespace: spec.Namespace, Name: spec.Name, Index: i}, job.Result{Report: b.Bytes()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dyn, spec.Name
+}
+
+// TestJobFetchOutcome: runner job fetch exits 0 when every shard passed,
+// 3 (kube.ErrUnreachable, as main maps it) when a pod exited 3, 1 when a
+// shard failed, ended without results or is still running; it writes the
+// shards it has and their merge.
+func TestJobFetchOutcome(t *testing.T) {
+	exit := func(c int32) *int32 { return &c }
+	for _, c := range []struct {
+		name      string
+		exits     []*int32
+		published map[int]result.Outcome
+		want      error // nil, ErrFailed or kube.ErrUnreachable
+		merged    int   // shards in the merged report
+		says      string
+	}{
+		{"all passed", []*int32{exit(0), exit(0)}, map[int]result.Outcome{0: result.Passed, 1: result.Passed}, nil, 2, "merged 2 of 2"},
+		{"a plan failed", []*int32{exit(0), exit(1)}, map[int]result.Outcome{0: result.Passed, 1: result.Failed}, ErrFailed, 2, "shard 2/2: failed"},
+		{"refused in a pod", []*int32{exit(0), exit(3)}, map[int]result.Outcome{0: result.Passed}, kube.ErrUnreachable, 1, "shard 2/2: refused"},
+		{"ended without results", []*int32{exit(0), exit(0)}, map[int]result.Outcome{0: result.Passed}, ErrFailed, 1, "shard 2/2: failed (pod runner-suite-abc123-1-x Succeeded, exit 0): no results yet"},
+		{"still running", []*int32{exit(0), nil}, map[int]result.Outcome{0: result.Passed}, ErrFailed, 1, "shard 2/2: running"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dyn, name := fakeJob(t, c.exits, c.published)
+			dir := t.TempDir()
+			var out, errOut bytes.Buffer
+			err := fetchJob(context.Background(), Streams{Out: &out, Err: &errOut}, dyn, "tests", name, dir, false)
+			switch {
+			case c.want == nil && err != nil, c.want != nil && !errors.Is(err, c.want):
+				t.Errorf("error %v, want %v", err, c.want)
+			}
+			if !strings.Contains(out.String(), c.says) {
+				t.Errorf("stdout does not say %q:\n%s", c.says, out.String())
+			}
+			r, rerr := report.Read(filepath.Join(dir, report.JSONFile), nil)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if len(r.Sources) != c.merged {
+				t.Errorf("merged %d shard(s), want %d", len(r.Sources), c.merged)
 			}
 		})
 	}
