@@ -531,14 +531,21 @@ running (without --follow) or ended without results.`,
 	return cmd
 }
 
-// fetchPoll is how often --follow reads the job's state.
-const fetchPoll = 2 * time.Second
+// followHeartbeat is how often --follow reads the job's state when no
+// change was seen (a lost watch event, a pod's status left unchanged).
+const followHeartbeat = time.Minute
 
-// fetchJob reads (with follow: until it ended) the job's state and
-// results, writes the reports and returns the error of its outcome.
+// fetchJob reads (with follow: until it ended, again after each change)
+// the job's state and results, writes the reports and returns the error
+// of its outcome.
 func fetchJob(ctx context.Context, streams Streams, dyn dynamic.Interface, namespace, name, dir string, follow bool) error {
-	var prev *job.Status
-	var st *job.Status
+	var changes <-chan struct{}
+	if follow {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		changes = job.Changes(wctx, dyn, namespace, name)
+	}
+	var prev, st *job.Status
 	for {
 		var err error
 		st, err = job.Read(ctx, dyn, namespace, name)
@@ -555,7 +562,11 @@ func fetchJob(ctx context.Context, streams Streams, dyn dynamic.Interface, names
 		select {
 		case <-ctx.Done():
 			return ErrInterrupted
-		case <-time.After(fetchPoll):
+		case <-changes:
+			// Let a burst of changes (a pod's status, then its
+			// results) settle into one read.
+			time.Sleep(100 * time.Millisecond)
+		case <-time.After(followHeartbeat):
 		}
 	}
 	var inputs []report.Input

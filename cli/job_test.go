@@ -255,3 +255,56 @@ func TestJobFetchOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestJobFollowWakesOnChange: --follow waits while a shard runs, and
+// ends as soon as its pod ends and its results appear (a watch event, not
+// the minute's heartbeat).
+func TestJobFollowWakesOnChange(t *testing.T) {
+	exit := func(c int32) *int32 { return &c }
+	dyn, name := fakeJob(t, []*int32{exit(0), nil}, map[int]result.Outcome{0: result.Passed})
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() { done <- fetchJob(ctx, Streams{Out: &out, Err: &errOut}, dyn, "tests", name, t.TempDir(), true) }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while shard 2 runs: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	pods := schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	pod, err := dyn.Resource(pods).Namespace("tests").Get(ctx, name+"-1-x", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(pod.Object, "Succeeded", "status", "phase")
+	_ = unstructured.SetNestedSlice(pod.Object, []any{map[string]any{"name": job.Container, "state": map[string]any{"terminated": map[string]any{"exitCode": int64(0)}}}}, "status", "containerStatuses")
+	start := time.Now()
+	rep := report.New([]*result.Plan{{Name: "p1", File: "/plans/p.yaml", Outcome: result.Passed, Start: start, End: start, Steps: []*result.Step{}}}, report.Meta{Shard: "2/2"})
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := job.Publish(ctx, dyn, job.Target{Namespace: "tests", Name: name, Index: 1}, job.Result{Report: b.Bytes()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(pods).Namespace("tests").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s\n%s", err, out.String(), errOut.String())
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("ended %s after the change", took)
+		}
+	case <-ctx.Done():
+		t.Fatalf("did not end after the shard did:\n%s", errOut.String())
+	}
+	for _, want := range []string{"shard 2/2: pod runner-suite-abc123-1-x Running", "shard 2/2: pod runner-suite-abc123-1-x Succeeded (exit 0)", "shard 2/2: p1 passed"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("progress does not say %q:\n%s", want, errOut.String())
+		}
+	}
+}
