@@ -17,7 +17,7 @@ const (
 	exitPassed      = 0
 	exitFailed      = 1
 	exitInvalid     = 2
-	exitUnreachable = 3
+	exitUnreachable = 3 // the cluster did not answer, or the preflight refused the run
 	exitInterrupted = 130
 )
 
@@ -38,7 +38,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, cli.ErrUsage), errors.Is(err, engine.ErrInvalid):
 		return exitInvalid
-	case errors.Is(err, kube.ErrUnreachable):
+	case errors.Is(err, kube.ErrUnreachable), errors.Is(err, cli.ErrPreflight):
 		return exitUnreachable
 	default:
 		return exitFailed

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/scenario-runner/runner/engine"
 	"github.com/scenario-runner/runner/kube"
@@ -59,7 +60,7 @@ runner runs the same derivation as a preflight before every run (see
   runner rbac scenarios/ --cleanup-role --service-account qa/janitor`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRBAC(cmd.Context(), streams, o, args)
+			return runRBAC(cmd.Context(), streams, o, commandLine(cmd, args))
 		},
 	}
 	f := cmd.Flags()
@@ -74,7 +75,38 @@ runner runs the same derivation as a preflight before every run (see
 	return cmd
 }
 
-func runRBAC(ctx context.Context, streams Streams, o *rbacOptions, args []string) error {
+// commandLine is the paths and the flags given, as the header of the
+// output says how to print it again.
+func commandLine(cmd *cobra.Command, args []string) []string {
+	out := append([]string{}, args...)
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				if f.Name == "set-secret" { // never printed
+					name, _, _ := strings.Cut(v, "=")
+					v = name + "=<redacted>"
+				}
+				out = append(out, "--"+f.Name, v)
+			}
+			return
+		}
+		if f.Value.Type() == "bool" {
+			out = append(out, "--"+f.Name)
+			return
+		}
+		out = append(out, "--"+f.Name, f.Value.String())
+	})
+	return out
+}
+
+func runRBAC(ctx context.Context, streams Streams, o *rbacOptions, cmdline []string) error {
+	args := cmdline[:0:0]
+	for _, a := range cmdline {
+		if strings.HasPrefix(a, "--") {
+			break
+		}
+		args = append(args, a)
+	}
 	opts := rbac.Options{Name: o.name}
 	if o.serviceAccount != "" {
 		sa, err := rbac.ParseServiceAccount(o.serviceAccount)
@@ -96,15 +128,15 @@ func runRBAC(ctx context.Context, streams Streams, o *rbacOptions, args []string
 		}
 		mapper = rbac.Discovered{Mapper: client.RESTMapper()}
 	}
-	derive, what := rbac.Derive, "runner rbac"
+	derive, what := rbac.Derive, "the least RBAC these plans need"
 	if o.cleanupRole {
-		derive, what = rbac.CleanupRole, "runner rbac --cleanup-role"
+		derive, what = rbac.CleanupRole, "what runner cleanup --all needs to undo what these plans create or change"
 	}
 	policy, err := derive(s.Plans, steps.Kinds(), mapper)
 	if err != nil {
 		return fmt.Errorf("%w: %v", engine.ErrInvalid, err)
 	}
-	out, err := policy.YAML(opts, fmt.Sprintf("%s %s: the least RBAC these plans need.", what, strings.Join(args, " ")))
+	out, err := policy.YAML(opts, fmt.Sprintf("runner rbac %s: %s.", strings.Join(cmdline, " "), what))
 	if err != nil {
 		return err
 	}

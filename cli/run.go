@@ -41,6 +41,7 @@ type runOptions struct {
 	parallel       int
 	meta           []string
 	allowCommands  bool
+	noPreflight    bool
 	// In a pod of runner job: see jobpod.go.
 	jobShards int
 	publish   string
@@ -63,6 +64,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "validate, then server-side dry-run every apply, delete and scale; waits and sleeps are skipped")
 	f.BoolVar(&o.allowCommands, "allow-commands", false, "let command steps run programs on this machine (refused otherwise: a plan may come from a pull request)")
+	f.BoolVar(&o.noPreflight, "no-preflight", false, "skip the check, before anything is created, that this identity may do all the plans need (runner rbac); for servers that refuse SelfSubjectAccessReview")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
 	f.IntVar(&o.jobShards, "job-shards", 0, "in a pod of runner job (an Indexed Job): run shard $JOB_COMPLETION_INDEX+1 of N (set by runner job)")
 	f.StringVar(&o.publish, "publish", "", "in a pod of runner job: after the run, write report.json into the results ConfigMap of job NAMESPACE/NAME (set by runner job)")
@@ -137,6 +139,11 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		return err
 	}
 	log.Info().Str("server", client.Config.Host).Str("version", server).Str("context", client.Context).Str("client_limit", client.ClientLimit()).Msg("connected")
+	if !o.noPreflight {
+		if err := preflight(ctx, o.streams.Err, log, client, plans); err != nil {
+			return err
+		}
+	}
 
 	results := runCells(ctx, o, log, s, client, server)
 	if len(results) > 1 {

@@ -22,9 +22,6 @@ import (
 	"strings"
 	"testing"
 
-	rbacv1 "k8s.io/api/rbac/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/scenario-runner/runner/cli"
 )
 
@@ -152,30 +149,31 @@ func TestValidateOutput(t *testing.T) {
 	}
 }
 
-// TestRBAC decodes every `# rbac` block strictly as a ClusterRole.
+// TestRBAC: the guide's copy of runner rbac's output (a yaml block whose
+// first line is the command, as runner rbac writes it) is what the command
+// prints now, byte for byte.
 func TestRBAC(t *testing.T) {
 	n := 0
 	for _, b := range blocks(t) {
-		if b.lang != "yaml" || b.firstLine() != "# rbac" {
+		cmdline, ok := strings.CutPrefix(b.firstLine(), "# runner rbac ")
+		if b.lang != "yaml" || !ok {
 			continue
 		}
 		n++
-		var role rbacv1.ClusterRole
-		if err := yaml.UnmarshalStrict([]byte(b.body), &role); err != nil {
-			t.Errorf("%s: not a ClusterRole: %v", b.where(), err)
-			continue
-		}
-		if role.Kind != "ClusterRole" || role.APIVersion != "rbac.authorization.k8s.io/v1" || len(role.Rules) == 0 {
-			t.Errorf("%s: want a rbac.authorization.k8s.io/v1 ClusterRole with rules, got %s %s with %d rules", b.where(), role.APIVersion, role.Kind, len(role.Rules))
-		}
-		for i, r := range role.Rules {
-			if len(r.APIGroups) == 0 || len(r.Resources) == 0 || len(r.Verbs) == 0 {
-				t.Errorf("%s: rule %d needs apiGroups, resources and verbs", b.where(), i)
+		args, _, _ := strings.Cut(cmdline, ": ")
+		t.Run(args, func(t *testing.T) {
+			t.Chdir("..")
+			var out, errOut bytes.Buffer
+			if err := cli.Execute(append([]string{"rbac"}, strings.Fields(args)...), cli.Streams{Out: &out, Err: &errOut}); err != nil {
+				t.Fatalf("runner rbac %s: %v\n%s", args, err, errOut.String())
 			}
-		}
+			if out.String() != b.body {
+				t.Errorf("%s: the guide's copy of runner rbac %s drifted from its output; paste it again:\n%s", b.where(), args, out.String())
+			}
+		})
 	}
 	if n == 0 {
-		t.Fatalf("no `# rbac` block in %s", guide)
+		t.Fatalf("no yaml block starting with `# runner rbac` in %s", guide)
 	}
 }
 

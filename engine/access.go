@@ -84,12 +84,14 @@ func engineNeeds(a Access, s *Step) []Need {
 	var out []Need
 	add := func(why string, verbs ...string) {
 		b := a
-		b.Verbs, b.Why = verbs, why
+		b.Verbs, b.Why, b.Subresource = verbs, why, ""
 		out = append(out, Need{Access: b, Step: s.Name, Pos: s.Pos})
 	}
-	if slices.Contains(a.Verbs, "create") {
+	// A create on a subresource (pods/exec) makes no object to clean up.
+	if slices.Contains(a.Verbs, "create") && a.Subresource == "" {
 		add("cleanup", "delete", "get", "list", "watch")
 	}
+	// Restore patches the object itself back (a scale's spec.replicas too).
 	if slices.Contains(a.Verbs, "patch") || slices.Contains(a.Verbs, "update") {
 		add("restore", "get", "patch")
 	}
@@ -101,9 +103,17 @@ func engineNeeds(a Access, s *Step) []Need {
 // names.
 func (p *Plan) collectNeeds(namespaces []string) []Need {
 	var out []Need
-	at := func(spec *CollectSpec, where string, pos diag.Pos) {
+	at := func(spec *CollectSpec, step, why string, pos diag.Pos) {
 		if spec == nil {
 			return
+		}
+		need := func(a Access, what string) Need {
+			n := Need{Access: a, Step: step, Pos: pos}
+			n.Why = strings.TrimPrefix(why+" "+what, " ")
+			if why == "" {
+				n.Step = what
+			}
+			return n
 		}
 		for _, l := range spec.PodLogs {
 			ns := l.Namespace
@@ -111,47 +121,49 @@ func (p *Plan) collectNeeds(namespaces []string) []Need {
 				ns = p.Defaults.Namespace
 			}
 			out = append(out,
-				Need{Access: Access{APIVersion: "v1", Kind: "Pod", Namespace: ns, Verbs: []string{"list"}, Why: "collect"}, Step: where, Pos: pos},
-				Need{Access: Access{APIVersion: "v1", Kind: "Pod", Subresource: "log", Namespace: ns, Verbs: []string{"get"}, Why: "collect"}, Step: where, Pos: pos})
+				need(Access{APIVersion: "v1", Kind: "Pod", Namespace: ns, Verbs: []string{"list"}}, "collect: podLogs"),
+				need(Access{APIVersion: "v1", Kind: "Pod", Subresource: "log", Namespace: ns, Verbs: []string{"get"}}, "collect: podLogs"))
 		}
 		for _, r := range spec.Resources {
-			a := Access{APIVersion: r.APIVersion, Kind: r.Kind, Resource: r.Resource, Namespace: r.Namespace, AnyNamespace: r.Namespace == "", Verbs: []string{"get", "list"}, Why: "collect"}
-			out = append(out, Need{Access: a, Step: where, Pos: pos})
+			a := Access{APIVersion: r.APIVersion, Kind: r.Kind, Resource: r.Resource, Namespace: r.Namespace, AnyNamespace: r.Namespace == "", Verbs: []string{"get", "list"}}
+			out = append(out, need(a, "collect: resources"))
 		}
 	}
-	at(p.Collect, "collect:", diag.Pos{File: p.File})
+	at(p.Collect, "", "", diag.Pos{File: p.File})
 	for _, s := range p.All {
-		at(s.Collect, s.Name, s.Pos)
+		at(s.Collect, s.Name, "its", s.Pos)
 	}
 	if p.Collect == nil || p.Collect.Events == nil || *p.Collect.Events {
 		for _, ns := range namespaces {
-			out = append(out, Need{Access: Access{APIVersion: "v1", Kind: "Event", Namespace: ns, Verbs: []string{"list"}, Why: "collect"}, Step: "events of the namespaces the plan acts in", Pos: diag.Pos{File: p.File}})
+			out = append(out, Need{Access: Access{APIVersion: "v1", Kind: "Event", Namespace: ns, Verbs: []string{"list"}}, Step: "collect: events of the namespaces the plan acts in", Pos: diag.Pos{File: p.File}})
 		}
 	}
 	return out
 }
 
-// Probe values for StaticValues' run id: a value that differs between
-// them depends on the run.
+// Stand-ins for what only a run knows. A value computed from the run id
+// differs between staticRunA and staticRunB; one computed from an output
+// holds unknownOutput (or fails to compute: an output used as a map or a
+// number).
 const (
-	staticRunA = "runid0a"
-	staticRunB = "runid0b"
+	staticRunA    = "runid0a"
+	staticRunB    = "runid0b"
+	unknownOutput = "\x00output\x00"
 )
 
 // StaticValues are the values expressions see before a run: the plan's
-// variables and a stand-in run id. Outputs of steps are absent, so
-// anything derived from them fails to evaluate.
-func (p *Plan) StaticValues() eval.Values { return p.Vars.With(RunIDVar, staticRunA) }
-
-// StaticString evaluates t before a run: ok is false when its value is only
-// known at run time (it reads an output, a forEach element or the run's id).
-func (p *Plan) StaticString(t *eval.Template) (string, bool) {
-	return StaticString(t, p.Vars)
+// variables, and stand-ins for the run id and the steps' outputs.
+func (p *Plan) StaticValues() eval.Values {
+	vals := p.Vars.With(RunIDVar, staticRunA)
+	for _, o := range p.Outputs {
+		vals[o] = unknownOutput
+	}
+	return vals
 }
 
-// StaticString evaluates t with vars (and a stand-in run id): ok is false
-// when the value is only known at run time (it reads an output, a forEach
-// element or the run's id).
+// StaticString evaluates t with vars (StaticValues, maybe with a forEach
+// element): ok is false when the value is only known at run time (it reads
+// an output or the run's id).
 func StaticString(t *eval.Template, vars eval.Values) (string, bool) {
 	if t == nil {
 		return "", true
@@ -168,7 +180,7 @@ func Static(vars eval.Values, f func(eval.Values) (string, error)) (string, bool
 		return "", false
 	}
 	b, err := f(vars.With(RunIDVar, staticRunB))
-	if err != nil || a != b || strings.Contains(a, staticRunA) {
+	if err != nil || a != b || strings.Contains(a, staticRunA) || strings.Contains(a, unknownOutput) {
 		return "", false
 	}
 	return a, true

@@ -174,6 +174,7 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		p.Files = fsRoot.Reads()
 	}
 	p.All = b.all
+	p.Outputs = slices.Sorted(maps.Keys(b.outputs))
 	if errs.Len() > 0 {
 		return fail()
 	}

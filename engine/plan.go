@@ -101,6 +101,8 @@ type Plan struct {
 	// Beside are plan-level blocks of Beside kinds (a measure), run along
 	// Steps.
 	Beside []*Step
+	// Outputs are the names the plan's steps bind.
+	Outputs []string
 	// All are every step of the plan, nested ones included, in the order
 	// they were built.
 	All []*Step

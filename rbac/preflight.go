@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	authnv1 "k8s.io/api/authentication/v1"
 	authv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 )
@@ -22,7 +25,22 @@ type Missing struct {
 // String is one line naming the verb, the resource, the namespace and the
 // steps that need it.
 func (m Missing) String() string {
-	return fmt.Sprintf("cannot %s %s %s: needed by %s", m.Rule.Verbs[0], m.Rule.What(), m.Rule.Where(), strings.Join(m.Rule.Needs, ", "))
+	v := m.Rule.Verbs[0]
+	return fmt.Sprintf("cannot %s %s %s: needed by %s", v, m.Rule.What(), m.Rule.Where(), strings.Join(m.Rule.NeededFor(v), ", "))
+}
+
+// WhoAmI names the identity of cfg as the API server sees it (a
+// SelfSubjectReview), e.g. system:serviceaccount:qa:runner.
+func WhoAmI(ctx context.Context, cfg *rest.Config) (string, error) {
+	c, err := authnclient.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	r, err := c.SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return r.Status.UserInfo.Username, nil
 }
 
 // ErrNoReview marks a preflight the API server would not answer: the
@@ -88,11 +106,21 @@ func Grant(missing []Missing) *Policy {
 	p := &Policy{}
 	for _, m := range missing {
 		n := len(p.Rules)
+		needs := m.Rule.NeededFor(m.Rule.Verbs[0])
 		if n > 0 && p.Rules[n-1].Namespace == m.Rule.Namespace && p.Rules[n-1].Group == m.Rule.Group && p.Rules[n-1].Resource == m.Rule.Resource {
-			p.Rules[n-1].Verbs = append(p.Rules[n-1].Verbs, m.Rule.Verbs...)
+			last := &p.Rules[n-1]
+			last.Verbs = append(last.Verbs, m.Rule.Verbs...)
+			for _, w := range needs {
+				if !slices.Contains(last.Needs, w) {
+					last.Needs = append(last.Needs, w)
+				}
+			}
+			slices.SortFunc(last.Needs, compareNeeds)
 			continue
 		}
-		p.Rules = append(p.Rules, m.Rule)
+		r := m.Rule
+		r.Needs = slices.Clone(needs)
+		p.Rules = append(p.Rules, r)
 	}
 	return p
 }

@@ -23,6 +23,17 @@ type Rule struct {
 	// runner does for them when it is not the step's own request
 	// ("(cleanup)").
 	Needs []string
+	// byVerb are, for each verb, the needs that ask for it.
+	byVerb map[string][]string
+}
+
+// NeededFor are the steps that need verb of the rule (all of Needs when
+// the rule does not say).
+func (r Rule) NeededFor(verb string) []string {
+	if n, ok := r.byVerb[verb]; ok {
+		return n
+	}
+	return r.Needs
 }
 
 // String is the rule as a person reads it: "list volumes.longhorn.io in
@@ -113,7 +124,8 @@ func fromNeeds(needs []engine.Need, m Mapper) (*Policy, error) {
 	}
 	p := &Policy{}
 	rules := map[ruleKey]*Rule{}
-	whys := map[ruleKey]map[string][]string{} // rule → step → whys ("": its own request)
+	whys := map[ruleKey]map[string][]string{}                // rule → step → whys ("": its own request)
+	verbWhys := map[ruleKey]map[string]map[string][]string{} // rule → verb → step → whys
 	var errs []error
 	for _, n := range needs {
 		where := n.Pos.File
@@ -148,7 +160,15 @@ func fromNeeds(needs []engine.Need, m Mapper) (*Policy, error) {
 			}
 		}
 		if whys[k] == nil {
-			whys[k] = map[string][]string{}
+			whys[k], verbWhys[k] = map[string][]string{}, map[string]map[string][]string{}
+		}
+		for _, v := range n.Verbs {
+			if verbWhys[k][v] == nil {
+				verbWhys[k][v] = map[string][]string{}
+			}
+			if !slices.Contains(verbWhys[k][v][where], n.Why) {
+				verbWhys[k][v][where] = append(verbWhys[k][v][where], n.Why)
+			}
 		}
 		if !slices.Contains(whys[k][where], n.Why) {
 			whys[k][where] = append(whys[k][where], n.Why)
@@ -158,18 +178,12 @@ func fromNeeds(needs []engine.Need, m Mapper) (*Policy, error) {
 		return nil, fmt.Errorf("cannot derive RBAC: %w", errors.Join(errs...))
 	}
 	for k, r := range rules {
-		for where, ws := range whys[k] {
-			slices.Sort(ws)
-			switch {
-			case ws[0] == "" && len(ws) > 1:
-				where += " (and its " + strings.Join(ws[1:], ", ") + ")"
-			case ws[0] != "":
-				where += " (" + strings.Join(ws, ", ") + ")"
-			}
-			r.Needs = append(r.Needs, where)
-		}
+		r.Needs = describeNeeds(whys[k])
 		slices.Sort(r.Verbs)
-		slices.SortFunc(r.Needs, compareNeeds)
+		r.byVerb = map[string][]string{}
+		for v, w := range verbWhys[k] {
+			r.byVerb[v] = describeNeeds(w)
+		}
 		p.Rules = append(p.Rules, *r)
 	}
 	slices.SortFunc(p.Rules, func(a, b Rule) int {
@@ -178,6 +192,24 @@ func fromNeeds(needs []engine.Need, m Mapper) (*Policy, error) {
 	slices.Sort(p.Unknown)
 	p.Unknown = slices.Compact(p.Unknown)
 	return p, nil
+}
+
+// describeNeeds writes each step with the whys of its need, sorted:
+// "file:line step", "... (cleanup)", "... (and its cleanup, restore)".
+func describeNeeds(whys map[string][]string) []string {
+	var out []string
+	for where, ws := range whys {
+		ws = slices.Sorted(slices.Values(ws))
+		switch {
+		case ws[0] == "" && len(ws) > 1:
+			where += " (and its " + strings.Join(ws[1:], ", ") + ")"
+		case ws[0] != "":
+			where += " (" + strings.Join(ws, ", ") + ")"
+		}
+		out = append(out, where)
+	}
+	slices.SortFunc(out, compareNeeds)
+	return out
 }
 
 // compareNeeds sorts "file:line step" by file, then line as a number.

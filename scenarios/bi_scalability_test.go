@@ -20,7 +20,6 @@ import (
 
 	"github.com/scenario-runner/runner/cli"
 	"github.com/scenario-runner/runner/localcluster"
-	"github.com/scenario-runner/runner/localcluster/clustertest"
 	"github.com/scenario-runner/runner/longhornsim"
 )
 
@@ -42,10 +41,11 @@ func runScenario(t *testing.T, kubeconfig string, extra ...string) (string, erro
 // behaves like Longhorn after the fix (1.2.3+): the scenario passes and
 // leaves nothing behind. The budgets are the seed plan's own (60 s): a new
 // volume attaches in about a second here, and a test must not fail because
-// a shared machine is slow.
+// a shared machine is slow. It runs as a ServiceAccount bound to exactly
+// what runner rbac prints for the plan.
 func TestBIScalabilityPassesOnFixedLonghorn(t *testing.T) {
 	dir := t.TempDir()
-	out, err := runScenario(t, clustertest.Kubeconfig(t), append(append([]string{}, ciScale...), "--report-dir", dir)...)
+	out, err := runScenario(t, boundKubeconfig(t, "bi-scalability.yaml"), append(append([]string{}, ciScale...), "--report-dir", dir)...)
 	if err != nil {
 		t.Fatalf("want a pass, got %v", err)
 	}

@@ -53,9 +53,11 @@ func TestExamplesSchemaHeader(t *testing.T) {
 var cleanedUp = regexp.MustCompile(`(?m)^  cleanup \(always\): deleted \d+, restored \d+, left 0, changed but kept 0 `)
 
 // TestExamples runs every example plan on the shared local cluster, in
-// process: each must pass and its cleanup must leave nothing behind.
+// process, as a ServiceAccount bound to exactly what runner rbac prints
+// for it (the preflight on): each must pass and its cleanup must leave
+// nothing behind.
 func TestExamples(t *testing.T) {
-	kc := clustertest.Kubeconfig(t)
+	clustertest.Kubeconfig(t)
 	for _, f := range examplePlans(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
 			if filepath.ToSlash(f) == stayReadyPlan {
@@ -64,6 +66,7 @@ func TestExamples(t *testing.T) {
 			if filepath.ToSlash(f) == dataIntegrityPlan && os.Geteuid() != 0 {
 				t.Skip("its exec steps need root on the local cluster (localcluster/podexec)")
 			}
+			kc := boundKubeconfig(t, f)
 			var out, errOut bytes.Buffer
 			err := cli.Execute([]string{"--kubeconfig", kc, "--log-level", "warn", f}, cli.Streams{Out: &out, Err: &errOut})
 			if err != nil {

@@ -10,13 +10,10 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/scenario-runner/runner/cli"
 	"github.com/scenario-runner/runner/localcluster/clustertest"
@@ -58,7 +55,6 @@ func TestMeasureWithoutPodsProxy(t *testing.T) {
 	}
 	ctx := t.Context()
 	const name = "runner-metrics-no-proxy"
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
@@ -66,9 +62,7 @@ func TestMeasureWithoutPodsProxy(t *testing.T) {
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "default"}}}
-	if _, err := kc.CoreV1().ServiceAccounts("default").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := clustertest.ServiceAccountKubeconfig(t, cfg, "default", name)
 	if _, err := kc.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,23 +73,8 @@ func TestMeasureWithoutPodsProxy(t *testing.T) {
 		bg := context.Background()
 		_ = kc.RbacV1().ClusterRoleBindings().Delete(bg, name, metav1.DeleteOptions{})
 		_ = kc.RbacV1().ClusterRoles().Delete(bg, name, metav1.DeleteOptions{})
-		_ = kc.CoreV1().ServiceAccounts("default").Delete(bg, name, metav1.DeleteOptions{})
 	})
-	exp := int64(3600)
-	tok, err := kc.CoreV1().ServiceAccounts("default").CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	kcfg := clientcmdapi.NewConfig()
-	kcfg.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kcfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	kcfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kcfg.CurrentContext = "x"
-	if err := clientcmd.WriteToFile(*kcfg, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
 	plan := filepath.Join(dir, "plan.yaml")
 	if err := os.WriteFile(plan, []byte(forbiddenPlan), 0o644); err != nil {
 		t.Fatal(err)
@@ -120,7 +99,9 @@ func TestMeasureWithoutPodsProxy(t *testing.T) {
 	}
 	run := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
-		err := cli.Execute(append(append([]string{"--kubeconfig", kubeconfig, "--log-level", "warn"}, args...), plan), cli.Streams{Out: &out, Err: &errOut})
+		// The preflight would refuse the run: this test is about a
+		// permission missing during it.
+		err := cli.Execute(append(append([]string{"--kubeconfig", kubeconfig, "--log-level", "warn", "--no-preflight"}, args...), plan), cli.Streams{Out: &out, Err: &errOut})
 		t.Logf("summary:\n%s", out.String())
 		return out.String(), err
 	}
