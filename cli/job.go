@@ -640,7 +640,13 @@ func fetchJob(ctx context.Context, streams Streams, dyn dynamic.Interface, names
 		fmt.Fprintf(streams.Err, "job %s is still running (runner job fetch %s --follow waits for it)\n", name, name)
 		return fmt.Errorf("%w: job %s is still running", ErrFailed, name)
 	case job.Refused:
-		return fmt.Errorf("%w: a pod of job %s exited 3: the runner in it could not reach the cluster or was refused", kube.ErrUnreachable, name)
+		// Both exit 3; say which, when the pod published why.
+		for _, sh := range st.Shards {
+			if sh.Outcome() == job.Refused && strings.Contains(sh.Error, ErrPreflight.Error()) {
+				return fmt.Errorf("%w in a pod of job %s (shard %d/%d exited 3)", ErrPreflight, name, sh.Index+1, n)
+			}
+		}
+		return fmt.Errorf("%w: a pod of job %s exited 3: the runner in it could not reach the API server, or its preflight refused the run", kube.ErrUnreachable, name)
 	}
 	return fmt.Errorf("%w: job %s", ErrFailed, name)
 }

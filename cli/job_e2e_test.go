@@ -404,3 +404,87 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 		t.Errorf("left after runner job delete: %v", left)
 	}
 }
+
+// TestJobRefusedInPodLive: with the plans' Role taken away, the played
+// pod's preflight refuses (exit 3) before touching anything and
+// publishes why; once the pod's status says it exited 3 (the kubelet's
+// part, played too), runner job fetch exits 3 and shows the refusal.
+func TestJobRefusedInPodLive(t *testing.T) {
+	kc := clustertest.Kubeconfig(t)
+	cfg := clustertest.Config(t)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const ns = "runner-job-refused"
+	restrictedNamespace(t, cs, ns)
+	dir := jobSuite(t, ns)
+	code, stdout, stderr := runBinary(t, ctx, "job", filepath.Join(dir, "a", "plan.yaml"), "--set", "namespace="+ns, "--image", "registry.example/runner:test",
+		"-n", ns, "--kubeconfig", kc, "--apply")
+	if code != 0 {
+		t.Fatalf("runner job --apply: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var name string
+	if _, err := fmt.Sscanf(stdout, "job "+ns+"/%s created", &name); err != nil {
+		t.Fatalf("no job name in %q: %v", stdout, err)
+	}
+	t.Cleanup(func() { runBinary(t, context.Background(), "job", "delete", name, "-n", ns, "--kubeconfig", kc) })
+	if err := cs.RbacV1().Roles(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("taking the plans' Role away: %v", err)
+	}
+	var pod *corev1.Pod
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
+		if err != nil || len(l.Items) == 0 {
+			return false, err
+		}
+		pod = &l.Items[0]
+		return pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded, nil
+	})
+	if err != nil {
+		t.Fatalf("the Job's pod is not running: %v", err)
+	}
+	j, err := cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, job.PlansConfigMap(name), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = playPod(t, j, pod, cm, saKubeconfig(t, cs, cfg, ns, name))
+	if code != 3 || !strings.Contains(stderr, "preflight") {
+		t.Fatalf("played pod: exit %d, want 3 from the preflight\n%s\n%s", code, stdout, stderr)
+	}
+	if l, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "runner.io/plan"}); err != nil || len(l.Items) > 0 {
+		t.Errorf("the refused run created %d ConfigMap(s) (%v)", len(l.Items), err)
+	}
+	// The kubelet's part: the container exited 3. KWOK may have marked the
+	// pod Succeeded meanwhile; the status is written as the kubelet would
+	// have, had the container run.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodFailed
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: job.Container, Image: p.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error", StartedAt: now, FinishedAt: now}}}}
+		_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("writing the pod's status: %v", err)
+	}
+	code, stdout, stderr = runBinary(t, ctx, "job", "fetch", name, "-n", ns, "--kubeconfig", kc, "--report-dir", t.TempDir())
+	if code != 3 || !strings.Contains(stdout, "refused") || !strings.Contains(stdout, "preflight refused the run") {
+		t.Errorf("runner job fetch: exit %d, want 3 and the refusal\n%s\n%s", code, stdout, stderr)
+	}
+	t.Logf("fetch:\n%s%s", stdout, stderr)
+}
