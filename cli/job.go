@@ -140,8 +140,11 @@ all steps, marking each plan with a warning and the ConfigMap with
 runner.io/truncated; its exit code is unchanged. "runner job fetch NAME"
 reads them; "runner job delete NAME" removes everything job created.
 
---set-secret is refused for now: a value in the Job's arguments would be
-readable by anyone who can read the Job.`,
+--set-secret values go into a Secret NAME-secrets and reach the runner in
+the pod as $(RUNNER_SECRET_I) in its arguments, expanded by the kubelet
+from environment variables: never as text in the Job. -o yaml prints the
+Secret without its values (stderr says how to create it); --apply creates
+it with them.`,
 		Example: `  runner job scenarios/ --image registry.example/runner:v1 -n runner-tests > job.yaml
   runner job scenarios/ --image registry.example/runner:v1 -n runner-tests --shards 4 --apply --follow --report-dir out
   runner job fetch runner-suite-1a2b3c -n runner-tests --report-dir out
@@ -193,8 +196,6 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 		return fmt.Errorf("%w: --shards %d: give 1 or more", ErrUsage, o.shards)
 	case o.sel.parallel < 1:
 		return fmt.Errorf("%w: --parallel %d: give 1 or more", ErrUsage, o.sel.parallel)
-	case len(o.in.secretSets) > 0:
-		return fmt.Errorf("%w: --set-secret is not supported by runner job: the value would be readable in the Job's arguments", ErrUsage)
 	}
 	switch result.CleanupPolicy(o.cleanup) {
 	case "", result.CleanupAlways, result.CleanupOnSuccess, result.CleanupNever:
@@ -244,6 +245,15 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 		return err
 	}
 	if !o.apply {
+		if len(spec.Secrets) > 0 {
+			withoutSecretValues(objs)
+			fmt.Fprintf(o.streams.Err, "runner job: Secret %s/%s is printed without its values; runner job --apply creates it with them, or create it before applying:\n  kubectl create secret generic %s -n %s",
+				spec.Namespace, job.SecretName(spec.Name), job.SecretName(spec.Name), spec.Namespace)
+			for i, sec := range spec.Secrets {
+				fmt.Fprintf(o.streams.Err, " --from-literal=s%d=\"$%s\"", i, strings.ToUpper(sec.Name))
+			}
+			fmt.Fprintln(o.streams.Err)
+		}
 		return printObjects(o.streams.Out, objs)
 	}
 	client, err := o.cluster.client(ctx)
@@ -379,6 +389,10 @@ func (o *jobOptions) spec(s *suitePlans) (job.Spec, error) {
 	if o.logLevel != "info" {
 		args = append(args, "--log-level", o.logLevel)
 	}
+	for _, sec := range o.in.secretSets {
+		k, v, _ := strings.Cut(sec, "=") // loadSuite checked the form
+		spec.Secrets = append(spec.Secrets, job.Secret{Name: k, Value: v})
+	}
 	spec.Args = args
 	spec.Deadline = o.deadline(s.Plans)
 	spec.Name = o.name
@@ -452,6 +466,21 @@ func commonDir(a, b string) string {
 			return a
 		}
 		a = parent
+	}
+}
+
+// withoutSecretValues empties the values of the Secrets among objs: the
+// printed YAML never holds a --set-secret value.
+func withoutSecretValues(objs []*unstructured.Unstructured) {
+	for _, u := range objs {
+		if u.GetKind() != "Secret" {
+			continue
+		}
+		data, _, _ := unstructured.NestedStringMap(u.Object, "stringData")
+		for k := range data {
+			data[k] = ""
+		}
+		_ = unstructured.SetNestedStringMap(u.Object, data, "stringData")
 	}
 }
 

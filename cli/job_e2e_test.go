@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +33,8 @@ import (
 )
 
 // jobSuite writes two plans in two folders below one root: a applies a
-// manifest from a file (file:), b waits for a ConfigMap it applies inline;
+// manifest from a file (file:), b waits for a ConfigMap it applies inline
+// and asserts that its secret token (--set-secret) has 16 characters;
 // both read the namespace from a values file at the root. Each creates a
 // ConfigMap named by its run id in ns, which the job's derived RBAC must
 // allow.
@@ -40,7 +44,7 @@ func jobSuite(t *testing.T, ns string) string {
 	files := map[string]string{
 		"values.yaml": "namespace: " + ns + "\n",
 		"a/plan.yaml": `name: job-a
-vars: {namespace: default}
+vars: {namespace: default, token: ""}
 timeout: 2m
 steps:
   - apply: {file: manifests/cm.yaml}
@@ -51,7 +55,7 @@ metadata: {name: "job-a-${{ runID }}", namespace: "${{ namespace }}"}
 data: {from: file}
 `,
 		"b/plan.yaml": `name: job-b
-vars: {namespace: default}
+vars: {namespace: default, token: ""}
 timeout: 2m
 steps:
   - apply:
@@ -59,13 +63,14 @@ steps:
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: "job-b-${{ runID }}", namespace: "${{ namespace }}"}
-        data: {state: ready}
+        data: {state: ready, tokenLength: "${{ len(token) }}"}
   - waitFor:
       apiVersion: v1
       kind: ConfigMap
       namespace: "${{ namespace }}"
       name: "job-b-${{ runID }}"
       condition: object.data.state == "ready"
+  - assert: [len(token) == 16]
 `,
 	}
 	for name, body := range files {
@@ -132,7 +137,7 @@ func saKubeconfig(t *testing.T, cs kubernetes.Interface, cfg *rest.Config, ns, s
 // this runner binary with exactly the container's args, the mount paths
 // moved under a temporary folder, and the ServiceAccount's token. It
 // returns the exit code and output.
-func playPod(t *testing.T, j *batchv1.Job, pod *corev1.Pod, cm *corev1.ConfigMap, kubeconfig string) (int, string, string) {
+func playPod(t *testing.T, cs kubernetes.Interface, j *batchv1.Job, pod *corev1.Pod, cm *corev1.ConfigMap, kubeconfig string) (int, string, string) {
 	t.Helper()
 	root := t.TempDir()
 	spec := j.Spec.Template.Spec
@@ -169,8 +174,35 @@ func playPod(t *testing.T, j *batchv1.Job, pod *corev1.Pod, cm *corev1.ConfigMap
 			}
 		}
 	}
+	vars := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			fp := e.ValueFrom.FieldRef.FieldPath
+			key, ok := strings.CutPrefix(fp, "metadata.labels['")
+			if !ok {
+				t.Fatalf("env %s: fieldPath %s not played", e.Name, fp)
+			}
+			vars[e.Name] = pod.Labels[strings.TrimSuffix(key, "']")]
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			sec, err := cs.CoreV1().Secrets(pod.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("env %s: %v", e.Name, err)
+			}
+			vars[e.Name] = string(sec.Data[ref.Key])
+		case e.ValueFrom != nil:
+			t.Fatalf("env %s: source not played", e.Name)
+		default:
+			vars[e.Name] = e.Value
+		}
+	}
 	var args []string
 	for _, a := range c.Args {
+		// The kubelet expands $(VAR) from the container's environment.
+		for k, v := range vars {
+			a = strings.ReplaceAll(a, "$("+k+")", v)
+		}
 		for mount, dir := range moved {
 			if a == mount || strings.HasPrefix(a, mount+"/") {
 				a = dir + strings.TrimPrefix(a, mount)
@@ -181,18 +213,8 @@ func playPod(t *testing.T, j *batchv1.Job, pod *corev1.Pod, cm *corev1.ConfigMap
 	}
 	env := []string{"KUBECONFIG=" + kubeconfig, "HOME=" + root, "PATH=" + os.Getenv("PATH"),
 		job.EnvIndex + "=" + pod.Annotations["batch.kubernetes.io/job-completion-index"]}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
-			fp := e.ValueFrom.FieldRef.FieldPath
-			key, ok := strings.CutPrefix(fp, "metadata.labels['")
-			if !ok {
-				t.Fatalf("env %s: fieldPath %s not played", e.Name, fp)
-			}
-			env = append(env, e.Name+"="+pod.Labels[strings.TrimSuffix(key, "']")])
-		default:
-			env = append(env, e.Name+"="+e.Value)
-		}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
 	}
 	cmd := exec.Command(runnerBinary(t), args...)
 	cmd.Env = env
@@ -227,8 +249,9 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	const ns = "runner-job-e2e"
 	restrictedNamespace(t, cs, ns)
 	dir := jobSuite(t, ns)
-	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--image", "registry.example/runner:test",
-		"-n", ns, "--shards", "2", "--kubeconfig", kc}
+	const secret = "sixteen-chars-xy"
+	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--set-secret", "token=" + secret,
+		"--image", "registry.example/runner:test", "-n", ns, "--shards", "2", "--kubeconfig", kc}
 
 	// 1. Printed, it passes a server-side dry run (kubectl's own).
 	code, yamlOut, stderr := runBinary(t, ctx, args...)
@@ -238,6 +261,9 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	bin, err := localcluster.DefaultBinDir()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(yamlOut, secret) {
+		t.Error("runner job -o yaml printed the --set-secret value")
 	}
 	dry := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), "--kubeconfig", kc, "apply", "--dry-run=server", "-f", "-")
 	dry.Stdin = strings.NewReader(yamlOut)
@@ -303,7 +329,7 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	}
 	saKC := saKubeconfig(t, cs, cfg, ns, j.Spec.Template.Spec.ServiceAccountName)
 	for i := range pods {
-		code, stdout, stderr := playPod(t, j, &pods[i], cm, saKC)
+		code, stdout, stderr := playPod(t, cs, j, &pods[i], cm, saKC)
 		if code != 0 {
 			t.Fatalf("pod %s played: exit %d\n%s\n%s", pods[i].Name, code, stdout, stderr)
 		}
@@ -313,6 +339,9 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 		r, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, job.ResultName(name, i), metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("results of index %d: %v", i, err)
+		}
+		if data, err := gunzipBytes(r.BinaryData[job.ResultKey]); err != nil || strings.Contains(string(data), secret) || !strings.Contains(string(data), "token=<redacted>") {
+			t.Errorf("results of index %d: the --set-secret value must be redacted (%v)", i, err)
 		}
 		if o := r.OwnerReferences; len(o) != 1 || o[0].UID != j.UID {
 			t.Errorf("results of index %d: owner references %+v, want the Job %s", i, o, j.UID)
@@ -405,6 +434,14 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	}
 }
 
+func gunzipBytes(data []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
 // TestJobRefusedInPodLive: with the plans' Role taken away, the played
 // pod's preflight refuses (exit 3) before touching anything and
 // publishes why; once the pod's status says it exited 3 (the kubelet's
@@ -454,7 +491,7 @@ func TestJobRefusedInPodLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = playPod(t, j, pod, cm, saKubeconfig(t, cs, cfg, ns, name))
+	code, stdout, stderr = playPod(t, cs, j, pod, cm, saKubeconfig(t, cs, cfg, ns, name))
 	if code != 3 || !strings.Contains(stderr, "preflight") {
 		t.Fatalf("played pod: exit %d, want 3 from the preflight\n%s\n%s", code, stdout, stderr)
 	}

@@ -50,10 +50,16 @@ func jobObjects(t *testing.T, out string) map[string][]*unstructured.Unstructure
 func TestJobMapsPaths(t *testing.T) {
 	dir := jobSuite(t, "tests")
 	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--image", "registry.example/runner:v1",
-		"-n", "tests", "--shards", "3", "--parallel", "2", "--set", "namespace=tests", "--set-optional", "x=1", "--selector", "!slow", "--meta", "k=v"}
+		"-n", "tests", "--shards", "3", "--parallel", "2", "--set", "namespace=tests", "--set-optional", "x=1", "--selector", "!slow", "--meta", "k=v", "--set-secret", "token=sixteen-chars-xy"}
 	out, stderr, err := run(t, args...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if strings.Contains(out, "sixteen-chars-xy") || strings.Contains(stderr, "sixteen-chars-xy") {
+		t.Error("the --set-secret value was printed")
+	}
+	if sec := jobObjects(t, out)["Secret"]; len(sec) != 1 || !strings.Contains(stderr, "kubectl create secret generic "+sec[0].GetName()) {
+		t.Errorf("Secret %v; stderr:\n%s", sec, stderr)
 	}
 	if again, _, _ := run(t, args...); again != out {
 		t.Error("two runs of runner job printed different objects")
@@ -69,7 +75,7 @@ func TestJobMapsPaths(t *testing.T) {
 		got = append(got, a.(string))
 	}
 	want := []string{"--root", "/plans", "--values", "/plans/values.yaml", "--set", "namespace=tests", "--set-optional", "x=1",
-		"--selector", "!slow", "--parallel", "2", "--meta", "k=v",
+		"--selector", "!slow", "--parallel", "2", "--meta", "k=v", "--set-secret", "token=$(RUNNER_SECRET_0)",
 		"--job-shards", "3", "--publish", "tests/" + j.GetName(), "--report-dir", "/reports", "/plans/a/plan.yaml", "/plans/b/plan.yaml"}
 	if !slices.Equal(got, want) {
 		t.Errorf("args\n%q\nwant\n%q", got, want)
@@ -116,7 +122,6 @@ func TestJobRefuses(t *testing.T) {
 		{"no image", []string{"job", dir}, "--image is required"},
 		{"follow without apply", []string{"job", dir, "--image", "x", "--follow"}, "--follow needs --apply"},
 		{"yaml and apply", []string{"job", dir, "--image", "x", "-o", "yaml", "--apply"}, "not both"},
-		{"secret", []string{"job", dir, "--image", "x", "--set-secret", "token=abcdefgh"}, "--set-secret is not supported"},
 		{"too big", []string{"job", big, "--image", "x"}, "the biggest: " + filepath.Join(big, "m1.yaml")},
 		{"bad name", []string{"job", dir, "--image", "x", "--name", "Runner"}, "RFC 1123"},
 	} {

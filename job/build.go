@@ -92,7 +92,20 @@ type Spec struct {
 	Deadline time.Duration
 	// RBAC, when set, adds the plans' roles and bindings.
 	RBAC RBAC
+	// Secrets are --set-secret values: they go into the Secret
+	// SecretName, reach the container as environment variables and its
+	// arguments as $(VAR) references, never as text in the Job.
+	Secrets []Secret
 }
+
+// Secret is one --set-secret: the variable's name and its value.
+type Secret struct{ Name, Value string }
+
+// SecretName is the Secret holding job name's --set-secret values.
+func SecretName(name string) string { return name + "-secrets" }
+
+// secretEnv is the environment variable of the i-th secret.
+func secretEnv(i int) string { return "RUNNER_SECRET_" + strconv.Itoa(i) }
 
 // Names of the objects of job name.
 func PlansConfigMap(name string) string { return name + "-plans" }
@@ -108,8 +121,9 @@ const maxName = 40
 
 // Build makes every object that runs spec in the cluster, in the order to
 // create them: ServiceAccount, the results Role and RoleBinding, the
-// plans' RBAC, the plans ConfigMap, the Job. Plans and files that do not
-// fit in a ConfigMap are an ErrTooBig.
+// plans' RBAC, the Secret of Spec.Secrets (if any), the plans ConfigMap,
+// the Job. Plans and files that do not fit in a ConfigMap are an
+// ErrTooBig.
 func Build(ctx context.Context, s Spec) ([]*unstructured.Unstructured, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -180,6 +194,18 @@ func Build(ctx context.Context, s Spec) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(s.Secrets) > 0 {
+		sec := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: om(SecretName(s.Name)), Type: corev1.SecretTypeOpaque, StringData: map[string]string{}}
+		for i, v := range s.Secrets {
+			sec.StringData[secretKey(i)] = v.Value
+		}
+		secU, err := toUnstructured(sec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, secU)
+		refs = append(refs, RefOf(secU))
+	}
 	refs = append(refs, RefOf(cmU), RefOf(jobU))
 	list, err := json.Marshal(refs)
 	if err != nil {
@@ -242,6 +268,10 @@ func (s Spec) role(om metav1.ObjectMeta) *rbacv1.Role {
 // and the plans.
 func (s Spec) PodArgs() []string {
 	args := slices.Clone(s.Args)
+	for i, v := range s.Secrets {
+		// The kubelet expands $(VAR) from the container's environment.
+		args = append(args, "--set-secret", v.Name+"=$("+secretEnv(i)+")")
+	}
 	args = append(args, "--job-shards", strconv.Itoa(s.Shards), "--publish", s.Namespace+"/"+s.Name, "--report-dir", ReportsDir)
 	return append(args, s.Plans...)
 }
@@ -292,9 +322,7 @@ func (s Spec) job(om metav1.ObjectMeta, files, timings []mounted) *batchv1.Job {
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
 					Containers: []corev1.Container{{
-						Name: Container, Image: s.Image, Args: s.PodArgs(),
-						Env: []corev1.EnvVar{{Name: EnvJobUID, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
-							FieldPath: fmt.Sprintf("metadata.labels['%s']", labelControllerUID)}}}},
+						Name: Container, Image: s.Image, Args: s.PodArgs(), Env: s.env(),
 						VolumeMounts:             mounts,
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						SecurityContext: &corev1.SecurityContext{
@@ -313,6 +341,20 @@ func (s Spec) job(om metav1.ObjectMeta, files, timings []mounted) *batchv1.Job {
 	}
 	return j
 }
+
+// env is the container's environment: the Job's uid from the pod's label,
+// and each secret from the Secret.
+func (s Spec) env() []corev1.EnvVar {
+	env := []corev1.EnvVar{{Name: EnvJobUID, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
+		FieldPath: fmt.Sprintf("metadata.labels['%s']", labelControllerUID)}}}}
+	for i := range s.Secrets {
+		env = append(env, corev1.EnvVar{Name: secretEnv(i), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: SecretName(s.Name)}, Key: secretKey(i)}}})
+	}
+	return env
+}
+
+func secretKey(i int) string { return "s" + strconv.Itoa(i) }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ func testSpec() Spec {
 		Timings:  []File{{Path: "0/report.json", Source: "last/report.json", Data: []byte(`{"schemaVersion":"runner.report/v2"}`)}},
 		Deadline: 25 * time.Minute,
 		RBAC:     fixedRBAC,
+		Secrets:  []Secret{{Name: "token", Value: "s3cr3t-t0ken"}},
 	}
 }
 
@@ -106,7 +108,7 @@ func TestBuildGolden(t *testing.T) {
 			t.Errorf("%s has no %s label", RefOf(u), LabelJob)
 		}
 	}
-	want2 := "ServiceAccount Role RoleBinding Role ClusterRole RoleBinding ConfigMap Job"
+	want2 := "ServiceAccount Role RoleBinding Role ClusterRole RoleBinding Secret ConfigMap Job"
 	if strings.Join(kinds, " ") != want2 {
 		t.Errorf("order %v, want %s", kinds, want2)
 	}
@@ -146,6 +148,9 @@ func TestBuildRestricted(t *testing.T) {
 		t.Errorf("capabilities drop %v", drop)
 	}
 	args := containers[0].(map[string]any)["args"].([]any)
+	if !slices.Contains(args, any("token=$(RUNNER_SECRET_0)")) || slices.ContainsFunc(args, func(a any) bool { return strings.Contains(a.(string), "s3cr3t") }) {
+		t.Errorf("args %v: want the secret as $(RUNNER_SECRET_0), never as text", args)
+	}
 	if got := args[len(args)-8:]; got[0] != "--job-shards" || got[1] != "2" || got[3] != "tests/runner-suite-abc123" || got[5] != ReportsDir {
 		t.Errorf("args end %v", got)
 	}

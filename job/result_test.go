@@ -238,7 +238,7 @@ func TestPublishRead(t *testing.T) {
 	want := []string{
 		"Job/tests/runner-suite-abc123", "Pod/tests/runner-suite-abc123-0-x", "Pod/tests/runner-suite-abc123-1-x",
 		"ConfigMap/tests/runner-suite-abc123-result-0", "ConfigMap/tests/runner-suite-abc123-result-1",
-		"ConfigMap/tests/runner-suite-abc123-plans", "RoleBinding/tests/plans", "ClusterRole/runner-suite-abc123-nodes", "Role/tests/plans",
+		"ConfigMap/tests/runner-suite-abc123-plans", "Secret/tests/runner-suite-abc123-secrets", "RoleBinding/tests/plans", "ClusterRole/runner-suite-abc123-nodes", "Role/tests/plans",
 		"RoleBinding/tests/runner-suite-abc123-results", "Role/tests/runner-suite-abc123-results", "ServiceAccount/tests/runner-suite-abc123",
 	}
 	if !slices.Equal(names, want) {

@@ -258,6 +258,7 @@ func Objects(ctx context.Context, dyn dynamic.Interface, namespace, name string)
 	case err == nil || apierrors.IsNotFound(err):
 		sel := LabelJob + "=" + name + ",!" + LabelIndex
 		listed(configMaps, "ConfigMap", sel)
+		listed(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "Secret", sel)
 		listed(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, "RoleBinding", sel)
 		listed(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, "Role", sel)
 		listed(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, "ServiceAccount", sel)
