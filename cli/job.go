@@ -142,9 +142,8 @@ reads them; "runner job delete NAME" removes everything job created.
 
 --set-secret values go into a Secret NAME-secrets and reach the runner in
 the pod as $(RUNNER_SECRET_I) in its arguments, expanded by the kubelet
-from environment variables: never as text in the Job. -o yaml prints the
-Secret without its values (stderr says how to create it); --apply creates
-it with them.`,
+from environment variables: never as text in the Job. -o yaml leaves the
+Secret out (stderr says how to create it); --apply creates it.`,
 		Example: `  runner job scenarios/ --image registry.example/runner:v1 -n runner-tests > job.yaml
   runner job scenarios/ --image registry.example/runner:v1 -n runner-tests --shards 4 --apply --follow --report-dir out
   runner job fetch runner-suite-1a2b3c -n runner-tests --report-dir out
@@ -246,8 +245,8 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 	}
 	if !o.apply {
 		if len(spec.Secrets) > 0 {
-			withoutSecretValues(objs)
-			fmt.Fprintf(o.streams.Err, "runner job: Secret %s/%s is printed without its values; runner job --apply creates it with them, or create it before applying:\n  kubectl create secret generic %s -n %s",
+			objs = withoutSecrets(objs)
+			fmt.Fprintf(o.streams.Err, "runner job: Secret %s/%s (the --set-secret values) is not printed; runner job --apply creates it, or create it before applying:\n  kubectl create secret generic %s -n %s",
 				spec.Namespace, job.SecretName(spec.Name), job.SecretName(spec.Name), spec.Namespace)
 			for i, sec := range spec.Secrets {
 				fmt.Fprintf(o.streams.Err, " --from-literal=s%d=\"$%s\"", i, strings.ToUpper(sec.Name))
@@ -469,19 +468,11 @@ func commonDir(a, b string) string {
 	}
 }
 
-// withoutSecretValues empties the values of the Secrets among objs: the
-// printed YAML never holds a --set-secret value.
-func withoutSecretValues(objs []*unstructured.Unstructured) {
-	for _, u := range objs {
-		if u.GetKind() != "Secret" {
-			continue
-		}
-		data, _, _ := unstructured.NestedStringMap(u.Object, "stringData")
-		for k := range data {
-			data[k] = ""
-		}
-		_ = unstructured.SetNestedStringMap(u.Object, data, "stringData")
-	}
+// withoutSecrets leaves out the Secrets: the printed YAML never holds a
+// --set-secret value, and applying it cannot overwrite a Secret created by
+// hand with empty values.
+func withoutSecrets(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	return slices.DeleteFunc(objs, func(u *unstructured.Unstructured) bool { return u.GetKind() == "Secret" })
 }
 
 // printObjects writes the objects as one YAML stream (keys sorted).
