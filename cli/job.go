@@ -61,16 +61,7 @@ func (c *clusterOptions) addFlags(cmd *cobra.Command) {
 }
 
 func (c *clusterOptions) client(ctx context.Context) (*kube.Client, error) {
-	client, err := kube.New(kube.Options{Kubeconfig: c.kubeconfig, Context: c.kubeContext})
-	if err != nil {
-		return nil, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if _, err := client.Check(cctx); err != nil {
-		return nil, err
-	}
-	return client, nil
+	return connect(ctx, kube.Options{Kubeconfig: c.kubeconfig, Context: c.kubeContext})
 }
 
 type jobOptions struct {

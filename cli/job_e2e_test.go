@@ -230,6 +230,76 @@ func playPod(t *testing.T, cs kubernetes.Interface, j *batchv1.Job, pod *corev1.
 	return code, out.String(), errOut.String()
 }
 
+// jobEnv is what the live job tests share: the cluster's admin
+// kubeconfig and config, a typed client and a restricted namespace.
+type jobEnv struct {
+	kc  string
+	cfg *rest.Config
+	cs  kubernetes.Interface
+	ns  string
+}
+
+func newJobEnv(t *testing.T, ns string) jobEnv {
+	t.Helper()
+	e := jobEnv{kc: clustertest.Kubeconfig(t), cfg: clustertest.Config(t), ns: ns}
+	cs, err := kubernetes.NewForConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cs = cs
+	restrictedNamespace(t, cs, ns)
+	return e
+}
+
+// apply runs runner job --apply with args and returns the Job's name; the
+// job is deleted when the test ends.
+func (e jobEnv) apply(t *testing.T, ctx context.Context, args ...string) string {
+	t.Helper()
+	args = append(append([]string{"job"}, args...), "-n", e.ns, "--kubeconfig", e.kc, "--apply")
+	code, stdout, stderr := runBinary(t, ctx, args...)
+	if code != 0 {
+		t.Fatalf("runner job --apply: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var name string
+	if _, err := fmt.Sscanf(stdout, "job "+e.ns+"/%s created", &name); err != nil {
+		t.Fatalf("no job name in %q: %v", stdout, err)
+	}
+	t.Cleanup(func() { runBinary(t, context.Background(), "job", "delete", name, "-n", e.ns, "--kubeconfig", e.kc) })
+	return name
+}
+
+// runningPods waits until the Job name has n pods that KWOK started (or
+// already ended) and returns them by completion index; on a timeout it
+// shows the Job's events (a pod the admission refused is a FailedCreate).
+func (e jobEnv) runningPods(t *testing.T, ctx context.Context, name string, n int) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	var lastEvents string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
+		if err != nil {
+			return false, err
+		}
+		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool {
+			return p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded
+		})
+		if ev, err := e.cs.CoreV1().Events(e.ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name}); err == nil {
+			lastEvents = ""
+			for _, e := range ev.Items {
+				lastEvents += e.Reason + ": " + e.Message + "\n"
+			}
+		}
+		return len(pods) == n, nil
+	})
+	if err != nil {
+		t.Fatalf("%d pod(s) of the Job running, want %d: %v; its events:\n%s", len(pods), n, err, lastEvents)
+	}
+	slices.SortFunc(pods, func(a, b corev1.Pod) int {
+		return strings.Compare(a.Annotations["batch.kubernetes.io/job-completion-index"], b.Annotations["batch.kubernetes.io/job-completion-index"])
+	})
+	return pods
+}
+
 // TestJobInRestrictedNamespaceLive: runner job -o yaml passes a
 // server-side dry run; applied in a namespace where the API server
 // enforces the restricted Pod Security Standard, its Indexed Job creates
@@ -238,23 +308,18 @@ func playPod(t *testing.T, cs kubernetes.Interface, j *batchv1.Job, pod *corev1.
 // the ServiceAccount's token and nothing more), runner job fetch merges
 // the two shards' reports, and runner job delete leaves nothing.
 func TestJobInRestrictedNamespaceLive(t *testing.T) {
-	kc := clustertest.Kubeconfig(t)
-	cfg := clustertest.Config(t)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const ns = "runner-job-e2e"
+	e := newJobEnv(t, ns)
+	kc, cfg, cs := e.kc, e.cfg, e.cs
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	const ns = "runner-job-e2e"
-	restrictedNamespace(t, cs, ns)
 	dir := jobSuite(t, ns)
 	const secret = "sixteen-chars-xy"
-	args := []string{"job", dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--set-secret", "token=" + secret,
-		"--image", "registry.example/runner:test", "-n", ns, "--shards", "2", "--kubeconfig", kc}
+	args := []string{dir, "--root", dir, "--values", filepath.Join(dir, "values.yaml"), "--set-secret", "token=" + secret,
+		"--image", "registry.example/runner:test", "--shards", "2"}
 
 	// 1. Printed, it passes a server-side dry run (kubectl's own).
-	code, yamlOut, stderr := runBinary(t, ctx, args...)
+	code, yamlOut, stderr := runBinary(t, ctx, append([]string{"job", "-n", ns, "--kubeconfig", kc}, args...)...)
 	if code != 0 {
 		t.Fatalf("runner job -o yaml: exit %d\n%s", code, stderr)
 	}
@@ -273,15 +338,7 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 
 	// 2. Applied: the objects exist and the Job makes its pods, which
 	// the restricted admission lets in.
-	code, stdout, stderr := runBinary(t, ctx, append(args, "--apply")...)
-	if code != 0 {
-		t.Fatalf("runner job --apply: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	var name string
-	if _, err := fmt.Sscanf(stdout, "job "+ns+"/%s created", &name); err != nil {
-		t.Fatalf("no job name in %q: %v", stdout, err)
-	}
-	t.Cleanup(func() { runBinary(t, context.Background(), "job", "delete", name, "-n", ns, "--kubeconfig", kc) })
+	name := e.apply(t, ctx, args...)
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 		t.Errorf("ServiceAccount: %v", err)
 	}
@@ -297,30 +354,7 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pods []corev1.Pod
-	var lastEvents string
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
-		if err != nil {
-			return false, err
-		}
-		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool {
-			return p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded
-		})
-		if ev, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name}); err == nil {
-			lastEvents = ""
-			for _, e := range ev.Items {
-				lastEvents += e.Reason + ": " + e.Message + "\n"
-			}
-		}
-		return len(pods) == 2, nil
-	})
-	if err != nil {
-		t.Fatalf("%d pod(s) of the Job running, want 2: %v; its events:\n%s", len(pods), err, lastEvents)
-	}
-	slices.SortFunc(pods, func(a, b corev1.Pod) int {
-		return strings.Compare(a.Annotations["batch.kubernetes.io/job-completion-index"], b.Annotations["batch.kubernetes.io/job-completion-index"])
-	})
+	pods := e.runningPods(t, ctx, name, 2)
 
 	// 3. Play each pod.
 	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, job.PlansConfigMap(name), metav1.GetOptions{})
@@ -365,7 +399,7 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 
 	// 4. Fetch: both shards' reports, merged.
 	out := t.TempDir()
-	code, stdout, stderr = runBinary(t, ctx, "job", "fetch", name, "-n", ns, "--kubeconfig", kc, "--report-dir", out, "--follow")
+	code, stdout, stderr := runBinary(t, ctx, "job", "fetch", name, "-n", ns, "--kubeconfig", kc, "--report-dir", out, "--follow")
 	if code != 0 {
 		t.Fatalf("runner job fetch: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -447,42 +481,17 @@ func gunzipBytes(data []byte) ([]byte, error) {
 // publishes why; once the pod's status says it exited 3 (the kubelet's
 // part, played too), runner job fetch exits 3 and shows the refusal.
 func TestJobRefusedInPodLive(t *testing.T) {
-	kc := clustertest.Kubeconfig(t)
-	cfg := clustertest.Config(t)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const ns = "runner-job-refused"
+	e := newJobEnv(t, ns)
+	kc, cfg, cs := e.kc, e.cfg, e.cs
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	const ns = "runner-job-refused"
-	restrictedNamespace(t, cs, ns)
 	dir := jobSuite(t, ns)
-	code, stdout, stderr := runBinary(t, ctx, "job", filepath.Join(dir, "a", "plan.yaml"), "--set", "namespace="+ns, "--image", "registry.example/runner:test",
-		"-n", ns, "--kubeconfig", kc, "--apply")
-	if code != 0 {
-		t.Fatalf("runner job --apply: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	var name string
-	if _, err := fmt.Sscanf(stdout, "job "+ns+"/%s created", &name); err != nil {
-		t.Fatalf("no job name in %q: %v", stdout, err)
-	}
-	t.Cleanup(func() { runBinary(t, context.Background(), "job", "delete", name, "-n", ns, "--kubeconfig", kc) })
+	name := e.apply(t, ctx, filepath.Join(dir, "a", "plan.yaml"), "--set", "namespace="+ns, "--image", "registry.example/runner:test")
 	if err := cs.RbacV1().Roles(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("taking the plans' Role away: %v", err)
 	}
-	var pod *corev1.Pod
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: job.LabelJobName + "=" + name})
-		if err != nil || len(l.Items) == 0 {
-			return false, err
-		}
-		pod = &l.Items[0]
-		return pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded, nil
-	})
-	if err != nil {
-		t.Fatalf("the Job's pod is not running: %v", err)
-	}
+	pod := &e.runningPods(t, ctx, name, 1)[0]
 	j, err := cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +500,7 @@ func TestJobRefusedInPodLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = playPod(t, cs, j, pod, cm, saKubeconfig(t, cs, cfg, ns, name))
+	code, stdout, stderr := playPod(t, cs, j, pod, cm, saKubeconfig(t, cs, cfg, ns, name))
 	if code != 3 || !strings.Contains(stderr, "preflight") {
 		t.Fatalf("played pod: exit %d, want 3 from the preflight\n%s\n%s", code, stdout, stderr)
 	}
