@@ -300,7 +300,8 @@ func (o *jobOptions) spec(s *suitePlans) (job.Spec, error) {
 		want = append(want, local{real, v})
 	}
 	spec := job.Spec{Namespace: o.cluster.namespace, Image: o.image, Shards: o.shards}
-	podPath := map[string]string{}
+	podPath := map[string]string{} // --values as given -> as the pod sees it
+	seen := map[string]bool{}      // relative paths already in Files
 	for i, w := range want {
 		rel, err := filepath.Rel(base, w.real)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -313,10 +314,10 @@ func (o *jobOptions) spec(s *suitePlans) (job.Spec, error) {
 		if i >= valuesAt {
 			podPath[w.given] = job.PlansDir + "/" + rel
 		}
-		if _, dup := podPath["\x00"+rel]; dup {
-			continue
+		if seen[rel] {
+			continue // a file two plans read, or a values file a plan reads
 		}
-		podPath["\x00"+rel] = ""
+		seen[rel] = true
 		data, err := files.ReadFile(w.real)
 		if err != nil {
 			return job.Spec{}, fmt.Errorf("%w: %s: %v", ErrUsage, w.given, err)
