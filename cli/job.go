@@ -250,7 +250,7 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := createObjects(ctx, client, objs, o.streams.Err); err != nil {
+	if err := createObjects(ctx, client, spec.Name, objs, o.streams.Err); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "job %s/%s created: %d shard(s); runner job fetch %s -n %s; runner job delete %s -n %s\n",
@@ -484,7 +484,7 @@ func printObjects(w io.Writer, objs []*unstructured.Unstructured) error {
 // createObjects creates objs in order. If one fails, those already
 // created are deleted again (newest first) and the error names the one
 // that failed.
-func createObjects(ctx context.Context, client *kube.Client, objs []*unstructured.Unstructured, log io.Writer) error {
+func createObjects(ctx context.Context, client *kube.Client, name string, objs []*unstructured.Unstructured, log io.Writer) error {
 	var created []result.ObjectRef
 	for _, u := range objs {
 		m, err := client.Mapping(ctx, u.GroupVersionKind())
@@ -493,11 +493,14 @@ func createObjects(ctx context.Context, client *kube.Client, objs []*unstructure
 		}
 		if err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				err = fmt.Errorf("%w (give --name, or runner job delete %s -n %s first)", err, u.GetName(), u.GetNamespace())
+				err = fmt.Errorf("%w (give --name, or runner job delete %s -n %s first)", err, name, u.GetNamespace())
 			}
 			err = fmt.Errorf("creating %s: %w", job.RefOf(u), err)
+			// Undo, even after Ctrl-C, within a bound.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
 			for i := len(created) - 1; i >= 0; i-- {
-				d := kube.Delete(context.WithoutCancel(ctx), client.Dynamic(), created[i:i+1], kube.DeleteOptions{})
+				d := kube.Delete(uctx, client.Dynamic(), created[i:i+1], kube.DeleteOptions{})
 				err = errors.Join(append([]error{err}, d.Errs...)...)
 			}
 			return err
