@@ -339,6 +339,12 @@ func TestJobInRestrictedNamespaceLive(t *testing.T) {
 	// 2. Applied: the objects exist and the Job makes its pods, which
 	// the restricted admission lets in.
 	name := e.apply(t, ctx, args...)
+	// Applying the same again is refused, naming the job, and takes
+	// nothing of the first away.
+	code, _, stderr = runBinary(t, ctx, append([]string{"job", "-n", ns, "--kubeconfig", kc, "--apply"}, args...)...)
+	if code != 1 || !strings.Contains(stderr, "already exists") || !strings.Contains(stderr, "runner job delete "+name) {
+		t.Errorf("applying twice: exit %d, want 1 and the job to delete\n%s", code, stderr)
+	}
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 		t.Errorf("ServiceAccount: %v", err)
 	}
