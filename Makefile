@@ -10,12 +10,27 @@ FUZZTIME ?= 15s
 
 include localcluster/build.mk
 
-.PHONY: all build test unit lint actionlint fuzz demo schema bench soak soak-ready soak-faults clean
+.PHONY: all build image test unit lint actionlint fuzz demo schema bench soak soak-ready soak-faults clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) .
+
+# runner's container image, without Docker or a registry (image/): a static
+# binary built with -trimpath and no build id, one root-owned layer with it,
+# CA certificates and the user nonroot (65532), labels with the version and
+# commit. Writes bin/runner-image.tar (docker load, crane push) and the OCI
+# layout bin/runner-image-oci/, and prints the digest: the same commit and Go
+# toolchain give the same digest on any machine. Knobs: IMAGE_VERSION,
+# IMAGE_ARCH (amd64, arm64). The Dockerfile builds the same files with Docker.
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE_ARCH ?= amd64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image:
+	$(GO) run ./image/cmd/build -version $(IMAGE_VERSION) -revision $(IMAGE_REVISION) -created $(SOURCE_DATE_EPOCH) \
+	  -arch $(IMAGE_ARCH) -binary-out bin/runner-linux-$(IMAGE_ARCH) -tar bin/runner-image.tar -layout bin/runner-image-oci
 
 # Lint, unit and integration tests (on a local control plane started per test
 # binary), and a short fuzz of the plan loader.

@@ -215,11 +215,12 @@ var commonKeys = func() []string {
 // inside a kind's body, where chainsaw and kubectl users put them, unless
 // the kind has a field of that name itself.
 func (b *Builder) misplacedCommonKeys(d *decode.Decoder, kind string, body *yaml.Node, spec Spec) bool {
-	if body.Kind != yaml.MappingNode {
-		return false
+	t := reflect.TypeOf(spec).Elem()
+	if body.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return false // a kind that is a list (assert) reports the shape itself
 	}
 	own := map[string]bool{}
-	for _, f := range decode.Fields(reflect.TypeOf(spec).Elem()) {
+	for _, f := range decode.Fields(t) {
 		own[f.Key] = true
 	}
 	found := false

@@ -222,3 +222,29 @@ steps:
 		}
 	}
 }
+
+// TestCleanupRole: what runner cleanup --all needs is, cluster-wide, the
+// kinds the plans create or change, and nothing for what they only read.
+func TestCleanupRole(t *testing.T) {
+	p, err := engine.LoadBytes("plan.yaml", []byte(`name: p
+steps:
+  - apply:
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: c, namespace: qa}
+  - scale: {apiVersion: apps/v1, kind: StatefulSet, name: s, replicas: 2}
+  - waitFor: {apiVersion: v1, kind: Pod, name: x, condition: "true"}
+`), engine.LoadOptions{Registry: steps.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := rbac.CleanupRole([]*engine.Plan{p}, steps.Kinds(), rbac.Guess{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "* configmaps delete,get,list,patch,watch\n* statefulsets.apps delete,get,list,patch,watch\n"
+	if got := rules(policy); got != want {
+		t.Errorf("rules:\n%s\nwant:\n%s", got, want)
+	}
+}
