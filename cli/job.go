@@ -33,14 +33,15 @@ import (
 	"github.com/scenario-runner/runner/steps"
 )
 
-// planRBAC derives the roles and bindings plans need, granted to sa, and
-// says what it could not derive (needs known only at run time).
-type planRBAC func(ctx context.Context, plans []*engine.Plan, sa types.NamespacedName) (objs []*unstructured.Unstructured, unknown []string, err error)
+// planRBAC derives the roles and bindings plans need, granted to sa, with
+// kinds mapped by m, and says what it could not derive (needs known only
+// at run time).
+type planRBAC func(ctx context.Context, plans []*engine.Plan, sa types.NamespacedName, m rbac.Mapper) (objs []*unstructured.Unstructured, unknown []string, err error)
 
-// derivedRBAC is runner rbac's derivation (kinds mapped by name, no
-// cluster needed), named and bound like the job's ServiceAccount.
-func derivedRBAC(_ context.Context, plans []*engine.Plan, sa types.NamespacedName) ([]*unstructured.Unstructured, []string, error) {
-	policy, err := rbac.Derive(plans, steps.Kinds(), rbac.Guess{})
+// derivedRBAC is runner rbac's derivation, named and bound like the job's
+// ServiceAccount.
+func derivedRBAC(_ context.Context, plans []*engine.Plan, sa types.NamespacedName, m rbac.Mapper) ([]*unstructured.Unstructured, []string, error) {
+	policy, err := rbac.Derive(plans, steps.Kinds(), m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", engine.ErrInvalid, err)
 	}
@@ -83,6 +84,7 @@ type jobOptions struct {
 	output    string
 	apply     bool
 	follow    bool
+	discover  bool
 	reportDir string
 	rbac      planRBAC
 }
@@ -102,7 +104,8 @@ func newJobCommand(streams Streams, rbac planRBAC) *cobra.Command {
     common folder (or --root);
   - a ServiceAccount NAME, a Role and RoleBinding NAME-results that let
     it write its results, and the plans' own RBAC as runner rbac derives
-    it (kinds mapped by name), named NAME and bound to the ServiceAccount;
+    it (kinds mapped with the cluster's discovery with --apply or
+    --discover, else by name), named NAME and bound to the ServiceAccount;
     what is known only at run time is listed on stderr, to grant by hand;
   - an Indexed Job NAME of --shards completions: pod I runs
     "runner --shard I+1/N" of the same partition runner list --shards N
@@ -160,6 +163,7 @@ Secret out (stderr says how to create it); --apply creates it.`,
 	f.IntVar(&o.shards, "shards", 1, "completions of the Indexed Job: pod I runs shard I+1 of N")
 	f.StringVarP(&o.output, "output", "o", "", "yaml: print the objects (the default without --apply)")
 	f.BoolVar(&o.apply, "apply", false, "create the objects in the cluster")
+	f.BoolVar(&o.discover, "discover", false, "map the plans' kinds with the cluster's discovery for their RBAC, as --apply does (default without --apply: by name)")
 	f.BoolVar(&o.follow, "follow", false, "with --apply: show the pods' progress, write the merged report into --report-dir, exit with the Job's outcome")
 	f.StringVar(&o.reportDir, "report-dir", "", "with --follow: folder for the merged report.json, junit.xml and report.html (each shard's under shard-I/)")
 	o.cluster.addFlags(cmd)
@@ -210,9 +214,19 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	// With a cluster, kinds map as the pods' preflight maps them (a
+	// cluster-scoped custom kind is only known from discovery).
+	var client *kube.Client
+	var mapper rbac.Mapper = rbac.Guess{}
+	if o.apply || o.discover {
+		if client, err = o.cluster.client(ctx); err != nil {
+			return err
+		}
+		mapper = rbac.Discovered{Mapper: client.RESTMapper()}
+	}
 	if o.rbac != nil {
 		spec.RBAC = func(ctx context.Context, sa types.NamespacedName) ([]*unstructured.Unstructured, error) {
-			objs, unknown, err := o.rbac(ctx, s.Plans, sa)
+			objs, unknown, err := o.rbac(ctx, s.Plans, sa, mapper)
 			if len(unknown) > 0 {
 				fmt.Fprintf(o.streams.Err, "runner job: not derived, known only at run time (grant these to ServiceAccount %s/%s by hand):\n", sa.Namespace, sa.Name)
 				for _, u := range unknown {
@@ -245,10 +259,6 @@ func runJob(ctx context.Context, o *jobOptions, args []string) error {
 			fmt.Fprintln(o.streams.Err)
 		}
 		return printObjects(o.streams.Out, objs)
-	}
-	client, err := o.cluster.client(ctx)
-	if err != nil {
-		return err
 	}
 	if err := createObjects(ctx, client, spec.Name, objs, o.streams.Err); err != nil {
 		return err
