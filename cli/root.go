@@ -130,7 +130,11 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPlans(cmd.Context(), opts, args)
+			err := runPlans(cmd.Context(), opts, args)
+			if opts.publish != "" {
+				publishResult(cmd.Context(), opts, err)
+			}
+			return err
 		},
 	}
 	root.SetOut(streams.Out)
@@ -139,7 +143,7 @@ Exit codes: 0 passed, 1 a scenario failed, 2 invalid plan or usage,
 		return fmt.Errorf("%w: %v (see %s --help)", ErrUsage, err, c.CommandPath())
 	})
 	opts.addFlags(root)
-	root.AddCommand(newValidateCommand(streams), newListCommand(streams), newReportCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams), newRBACCommand(streams))
+	root.AddCommand(newValidateCommand(streams), newListCommand(streams), newReportCommand(streams), newSchemaCommand(streams), newVersionCommand(streams), newSimCommand(), newCleanupCommand(streams), newRBACCommand(streams), newJobCommand(streams, derivedRBAC))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -43,6 +43,9 @@ type runOptions struct {
 	meta           []string
 	allowCommands  bool
 	noPreflight    bool
+	// In a pod of runner job: see jobpod.go.
+	jobShards int
+	publish   string
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -64,6 +67,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.allowCommands, "allow-commands", false, "let command steps run programs on this machine (refused otherwise: a plan may come from a pull request)")
 	f.BoolVar(&o.noPreflight, "no-preflight", false, "skip the check, before anything is created, that this identity may do all the plans need (runner rbac); for servers that refuse SelfSubjectAccessReview")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, write report.json, junit.xml and report.html of all plans into this folder")
+	f.IntVar(&o.jobShards, "job-shards", 0, "in a pod of runner job (an Indexed Job): run shard $JOB_COMPLETION_INDEX+1 of N (set by runner job)")
+	f.StringVar(&o.publish, "publish", "", "in a pod of runner job: after the run, write report.json into the results ConfigMap of job NAMESPACE/NAME (set by runner job)")
 	// For benchmarks (bench/): where runner's own time goes.
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	_ = f.MarkHidden("cpuprofile")
@@ -98,6 +103,9 @@ func runPlans(ctx context.Context, o *runOptions, files []string) error {
 		return fmt.Errorf("%w: --parallel %d: give 1 or more", ErrUsage, o.parallel)
 	}
 	o.sel.parallel = o.parallel
+	if err := o.jobShard(); err != nil {
+		return err
+	}
 	s, err := loadSuite(files, o.in, o.sel)
 	if err == nil && !o.allowCommands && !o.dryRun {
 		err = refuseLocal(onePerPlan(s.Plans))

@@ -170,6 +170,9 @@ func LoadBytes(file string, data []byte, opts LoadOptions) (*Plan, error) {
 		}
 	}
 	p.Local = b.local
+	if fsRoot != nil {
+		p.Files = fsRoot.Reads()
+	}
 	p.All = b.all
 	p.Outputs = slices.Sorted(maps.Keys(b.outputs))
 	if errs.Len() > 0 {

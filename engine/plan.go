@@ -109,6 +109,9 @@ type Plan struct {
 	// Local are the steps (nested ones too) of kinds that run programs on
 	// this machine (Kind.Local), as errors to show when that is not allowed.
 	Local []*diag.Error
+	// Files are the real paths of the files the plan read at load time
+	// (file: manifests), each once; not the plan file itself.
+	Files []string
 	// Labels, Locks and Matrix are the plan's suite keys (see Cells).
 	Labels map[string]string
 	Locks  []string

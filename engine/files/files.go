@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -34,6 +35,9 @@ var forbidden = []string{"/proc", "/sys", "/dev"}
 // Root is a folder that files must resolve into.
 type Root struct {
 	dir string // absolute, symlinks resolved
+
+	mu    sync.Mutex
+	reads []string // real paths Read returned, in order, once each
 }
 
 // NewRoot returns the root at dir.
@@ -95,7 +99,24 @@ func (r *Root) Read(base, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ReadFile(real)
+	data, err := ReadFile(real)
+	if err == nil {
+		r.mu.Lock()
+		if !slices.Contains(r.reads, real) {
+			r.reads = append(r.reads, real)
+		}
+		r.mu.Unlock()
+	}
+	return data, err
+}
+
+// Reads lists the real paths of the files Read has returned, each once, in
+// the order first read: what a plan needs beside itself to load elsewhere
+// (runner job puts them in a ConfigMap).
+func (r *Root) Reads() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reads)
 }
 
 // Glob returns the matches of pattern (relative to base), sorted. Every

@@ -94,3 +94,32 @@ func TestReadFileRefusesKernelFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestReads: the root lists each file it returned once, by its real path,
+// in the order first read; refused and missing files are not listed.
+func TestReads(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.yaml", "sub/b.yaml"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(dir, "a.yaml"), filepath.Join(dir, "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := files.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"sub/b.yaml", "a.yaml", "link.yaml", "sub/b.yaml", "missing.yaml", "/etc/hostname"} {
+		_, _ = r.Read(dir, p)
+	}
+	want := []string{filepath.Join(r.Dir(), "sub/b.yaml"), filepath.Join(r.Dir(), "a.yaml")}
+	if got := r.Reads(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Reads() = %q, want %q", got, want)
+	}
+}
