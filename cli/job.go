@@ -645,7 +645,7 @@ func fetchJob(ctx context.Context, streams Streams, dyn dynamic.Interface, names
 		if err != nil {
 			return fmt.Errorf("merging the shards' reports: %w", err)
 		}
-		paths, err := report.WriteDir(dir, merged)
+		paths, err := report.WriteDir(dir, merged, streams.Secrets)
 		for _, p := range paths {
 			fmt.Fprintf(streams.Err, "report: %s\n", p)
 		}
