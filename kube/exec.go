@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -20,7 +21,11 @@ type ExecRequest struct {
 	Command                   []string
 	// Stdin, when set, is copied to the command's standard input, which is
 	// closed at its end; nil gives the command no standard input.
-	Stdin          io.Reader
+	Stdin io.Reader
+	// Stdout and Stderr get the command's output; nil asks for none. As
+	// with os/exec, they may be one writer, which then gets one Write at a
+	// time; two writers are written concurrently. A failed Write is an error
+	// of Exec.
 	Stdout, Stderr io.Writer
 	// SPDY skips WebSocket (for tests of the fallback).
 	SPDY bool
@@ -29,13 +34,20 @@ type ExecRequest struct {
 // Exec runs r through the pods/exec subresource, as kubectl exec does:
 // over WebSocket (RemoteCommand v5), falling back to SPDY on servers that
 // do not upgrade to it. A command that ran and exited non-zero is not an
-// error: its exit code is returned. The stream ends with ctx.
+// error: its exit code is returned. Output that could not be written to
+// r.Stdout or r.Stderr is an error, returned with the exit code. The
+// stream ends with ctx.
 func (c *Client) Exec(ctx context.Context, r ExecRequest) (int, error) {
 	return Exec(ctx, c.Config, r)
 }
 
 // Exec is Client.Exec for a rest.Config.
 func Exec(ctx context.Context, cfg *rest.Config, r ExecRequest) (int, error) {
+	stdout, stderr := outputs(r.Stdout, r.Stderr)
+	// Nothing is written into the caller's writers once Exec has returned
+	// (client-go's copies may outlive a cancelled stream).
+	defer stdout.close()
+	defer stderr.close()
 	rc, err := rest.RESTClientFor(execConfig(cfg))
 	if err != nil {
 		return 0, fmt.Errorf("client for pods/exec: %w", err)
@@ -63,9 +75,18 @@ func Exec(ctx context.Context, cfg *rest.Config, r ExecRequest) (int, error) {
 			return 0, fmt.Errorf("exec executor: %w", err)
 		}
 	}
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr})
+	opts := remotecommand.StreamOptions{Stdin: r.Stdin}
+	if stdout != nil {
+		opts.Stdout = stdout
+	}
+	if stderr != nil {
+		opts.Stderr = stderr
+	}
+	err = ex.StreamWithContext(ctx, opts)
 	if code, ok := ExitCode(err); ok {
-		return code, nil
+		// client-go only logs a failed copy into our writers and still
+		// reports the exit code: lost output must not pass as output.
+		return code, errors.Join(stdout.failed(), stderr.failed())
 	}
 	if err != nil && ctx.Err() != nil {
 		// The stream is closed; runner's side of it is gone.
@@ -75,6 +96,87 @@ func Exec(ctx context.Context, cfg *rest.Config, r ExecRequest) (int, error) {
 		return 0, fmt.Errorf("exec stream closed: %w", err)
 	}
 	return 0, err
+}
+
+// output is where one of the command's streams goes. client-go copies
+// stdout and stderr in two goroutines with io.Copy, which hands a writer
+// that has ReadFrom (a *bytes.Buffer) the stream to read itself; two
+// ReadFrom calls on one buffer lost output (issue 19: each sets the
+// buffer's length, at its end, from the length it saw at its start, so the
+// idle stream's end erased what the other stream had written). output has
+// only Write, holds a lock shared by stdout and stderr when they are one
+// writer, and keeps the first failed write, which client-go would only log.
+type output struct {
+	what string // "stdout" or "stderr"
+	w    io.Writer
+	mu   *sync.Mutex
+	err  error // the first failed write; under mu
+	done bool  // Exec has returned; under mu
+}
+
+// outputs returns the outputs of stdout and stderr (nil for a nil
+// writer), sharing one lock when they are the same writer.
+func outputs(stdout, stderr io.Writer) (*output, *output) {
+	var o, e *output
+	if stdout != nil {
+		o = &output{what: "stdout", w: stdout, mu: &sync.Mutex{}}
+	}
+	if stderr != nil {
+		e = &output{what: "stderr", w: stderr, mu: &sync.Mutex{}}
+		if o != nil && sameWriter(stdout, stderr) {
+			e.mu = o.mu
+		}
+	}
+	return o, e
+}
+
+// sameWriter reports whether a and b are one writer (false for writers
+// whose types cannot be compared), as os/exec decides it.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+var errExecReturned = errors.New("exec has returned")
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return 0, errExecReturned
+	}
+	n, err := o.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && o.err == nil {
+		o.err = fmt.Errorf("writing the command's %s: %w", o.what, err)
+	}
+	return n, err
+}
+
+// failed returns the first failed write (nil for a nil output).
+func (o *output) failed() error {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+// close makes later writes fail without touching the caller's writer.
+func (o *output) close() {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.done = true
+	o.mu.Unlock()
 }
 
 // ExitCode reports the exit code an exec stream ended with: 0 for nil, the

@@ -116,9 +116,34 @@ func TestExecDetached(t *testing.T) {
 	if err := localcluster.StopDir(context.Background(), dir, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range procs {
-		if err := syscall.Kill(p.Pid, 0); err == nil {
-			t.Errorf("%s (pid %d) alive after StopDir", p.Name, p.Pid)
+	// StopDir returns once each process's exit has begun (its command
+	// line is gone, or it is a zombie); a large one, under load, takes a
+	// moment more to be gone.
+	eventually(t, 10*time.Second, "the cluster's processes gone", func(context.Context) error {
+		var left []string
+		for _, p := range procs {
+			if alive(p.Pid) {
+				left = append(left, fmt.Sprintf("%s (pid %d)", p.Name, p.Pid))
+			}
 		}
+		if len(left) > 0 {
+			return fmt.Errorf("alive after StopDir: %v", left)
+		}
+		return nil
+	})
+}
+
+// alive reports whether pid exists and is not a zombie. This test binary
+// is the parent of the detached cluster's processes: a zombie waits for
+// the goroutine that reaps it (kill(pid, 0) still succeeds then).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
 	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || !bytes.HasPrefix(stat[i:], []byte(") Z"))
 }

@@ -20,8 +20,9 @@
 //     namespaces (no network, no other processes);
 //
 // reports the command's exit code as an exit code (the kubelet's
-// NonZeroExitCode status), closes its stdin at the end of the stream, and
-// kills it when the stream goes away (Ctrl-C, the caller's timeout).
+// NonZeroExitCode status), or an error when its output could not all be
+// delivered, closes its stdin at the end of the stream, and kills it when
+// the stream goes away (Ctrl-C, the caller's timeout).
 //
 // Each command's namespaces belong to an OS thread locked for it, which ends
 // with the command: a process that serves exec in-process and starts other

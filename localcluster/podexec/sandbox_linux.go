@@ -34,8 +34,44 @@ var devices = []string{"null", "zero", "full", "random", "urandom"}
 
 // run runs argv in the sandbox and returns its exit code. A command that
 // cannot be found exits 127, as in a shell. The command is killed when ctx
-// ends; stdin (when given) is closed at its end.
+// ends; stdin (when given) is closed at its end. Output that could not be
+// written to out or errOut is an error, whatever the exit code.
 func (sb sandbox) run(ctx context.Context, argv []string, in io.Reader, out, errOut io.Writer) (int, error) {
+	stdout, stderr := &outputWriter{what: "stdout", w: out}, &outputWriter{what: "stderr", w: errOut}
+	code, err := sb.runWith(ctx, argv, in, stdout, stderr)
+	if err != nil {
+		return code, err
+	}
+	// exec.Cmd.Wait reports a failed copy of the output only when the
+	// command exited 0; with any other code the output was lost silently
+	// (and the caller got an exit code and no output).
+	if werr := errors.Join(stdout.err, stderr.err); werr != nil {
+		return 0, fmt.Errorf("%q exited %d, but its output was not all delivered: %w", argv[0], code, werr)
+	}
+	return code, nil
+}
+
+// outputWriter keeps the first failed write of one of the command's
+// streams. It is written by exec.Cmd's copying goroutine and read once
+// Cmd.Wait, which waits for that goroutine, has returned.
+type outputWriter struct {
+	what string // "stdout" or "stderr"
+	w    io.Writer
+	err  error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && o.err == nil {
+		o.err = fmt.Errorf("writing the command's %s: %w", o.what, err)
+	}
+	return n, err
+}
+
+func (sb sandbox) runWith(ctx context.Context, argv []string, in io.Reader, out, errOut io.Writer) (int, error) {
 	type started struct {
 		cmd *exec.Cmd
 		err error
@@ -57,7 +93,7 @@ func (sb sandbox) run(ctx context.Context, argv []string, in io.Reader, out, err
 	if st.err != nil {
 		var nf *notFoundError
 		if errors.As(st.err, &nf) {
-			fmt.Fprintln(errOut, nf.Error())
+			_, _ = fmt.Fprintln(errOut, nf.Error()) // a failed write is kept by errOut
 			return 127, nil
 		}
 		return 0, st.err

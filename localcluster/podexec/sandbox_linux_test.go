@@ -3,7 +3,9 @@ package podexec
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +127,42 @@ func TestSandboxKilledWithContext(t *testing.T) {
 		if strings.Contains(string(b), marker) {
 			t.Errorf("still running: %s (%q)", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 		}
+	}
+}
+
+// failingWriter fails every write, as a stream whose connection is gone.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stream closed") }
+
+// TestSandboxLostOutputIsAnError: output the sandbox could not write is an
+// error, whatever the exit code. exec.Cmd.Wait reports a failed copy only
+// when the command exited 0, so a command that exited 3 came back as exit
+// 3 with its output silently gone (issue 19).
+func TestSandboxLostOutputIsAnError(t *testing.T) {
+	sb, _ := newSandbox(t)
+	cases := []struct {
+		name           string
+		argv           []string
+		stdout, stderr io.Writer
+		want           string
+	}{
+		{name: "stdout, exit 3", argv: []string{"sh", "-c", "echo hi; exit 3"}, stdout: failingWriter{}, stderr: io.Discard,
+			want: `"sh" exited 3, but its output was not all delivered: writing the command's stdout: stream closed`},
+		{name: "stderr, exit 3", argv: []string{"sh", "-c", "echo oops >&2; exit 3"}, stdout: io.Discard, stderr: failingWriter{},
+			want: `"sh" exited 3, but its output was not all delivered: writing the command's stderr: stream closed`},
+		{name: "stdout, exit 0", argv: []string{"echo", "hi"}, stdout: failingWriter{}, stderr: io.Discard, want: "stream closed"},
+		{name: "not found", argv: []string{"no-such-tool"}, stdout: io.Discard, stderr: failingWriter{},
+			want: `"no-such-tool" exited 127, but its output was not all delivered: writing the command's stderr: stream closed`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			code, err := sb.run(ctx, tc.argv, nil, tc.stdout, tc.stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%q: exit %d, err %v; want an error with %q", tc.argv, code, err, tc.want)
+			}
+		})
 	}
 }

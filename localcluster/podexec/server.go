@@ -214,9 +214,11 @@ func (s *Server) ExecInContainer(ctx context.Context, name, uid, container strin
 	code, err := sb.run(ctx, cmd, in, out, errOut)
 	// The end of the output, before the status: as a container runtime
 	// does, so that the caller reads all of it (a stream left open could
-	// lose its last frames when the connection closes).
-	_ = out.Close()
-	_ = errOut.Close()
+	// lose its last frames when the connection closes). An end that could
+	// not be sent is lost output too.
+	if cerr := errors.Join(closeOutput("stdout", out), closeOutput("stderr", errOut)); cerr != nil && err == nil {
+		err = fmt.Errorf("%q exited %d, but its output was not all delivered: %w", cmd[0], code, cerr)
+	}
 	log.Debug().Int("exit", code).Err(err).Stringer("took", time.Since(start)).Msg("exec")
 	switch {
 	case err != nil:
@@ -250,6 +252,14 @@ func (s *Server) watchPod(ctx context.Context, pod *corev1.Pod, cancel context.C
 			return
 		}
 	}
+}
+
+// closeOutput ends one of the command's output streams.
+func closeOutput(what string, w io.Closer) error {
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("ending the command's %s: %w", what, err)
+	}
+	return nil
 }
 
 type nopCloser struct{ io.Writer }
