@@ -56,17 +56,22 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 			return 0, nil
 		}
 	}
-	if r.Status.CurrentState == want {
-		return 0, nil
-	}
-	if want == instError || want == instUnknown {
-		s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("state", want).Msg("replica lost: its instance manager does not run")
-	}
 	owner := r.Spec.NodeID
 	if owner == "" {
 		if nodes := s.nodeNames(); len(nodes) > 0 {
 			owner = nodes[0]
 		}
+	}
+	if r.Status.CurrentState == want && (r.Status.OwnerID == owner || r.Status.OwnerID == "") {
+		return 0, nil
+	}
+	if r.Status.CurrentState == want {
+		// Scheduled: the node's manager takes the replica over
+		// (isControllerResponsibleFor prefers spec.nodeID).
+		return 0, s.patch(ctx, replicaGVR, name, map[string]any{"status": map[string]any{"ownerID": owner}}, "status")
+	}
+	if want == instError || want == instUnknown {
+		s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("state", want).Msg("replica lost: its instance manager does not run")
 	}
 	status := map[string]any{"currentState": want, "ownerID": owner}
 	switch want {

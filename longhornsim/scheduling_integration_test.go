@@ -99,7 +99,8 @@ func TestIntegrationCordonedNodeGetsUnscheduledReplica(t *testing.T) {
 	e.waitVolume(condTimeout, vol, "Scheduled True with the waiting replica on "+cordoned, func(v *unstructured.Unstructured) bool {
 		r := e.getLH(replicaGVR, waiting)
 		return str(r, "spec", "nodeID") == cordoned && r.GetLabels()["longhornnode"] == cordoned &&
-			str(r, "spec", "diskID") == diskUUID(cordoned) && lhCondition(v, volCondScheduled) == "True//" &&
+			str(r, "spec", "diskID") == diskUUID(cordoned) && str(r, "status", "ownerID") == cordoned &&
+			lhCondition(v, volCondScheduled) == "True//" &&
 			str(v, "status", "state") == volStateDetached
 	})
 	if rs := e.replicasOf(vol); len(rs) != 3 {
