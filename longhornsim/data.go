@@ -13,7 +13,9 @@ import (
 // node failures and rebuilds as long as one replica has not failed (a
 // rebuilt replica copies the data, as Longhorn's rebuild does), and is
 // removed when every replica has failed (the volume is faulted: its data is
-// lost, reads fail) and when the volume is deleted.
+// lost, reads fail) and when the volume is deleted. A replica without a node
+// (unscheduled) holds no data: it keeps the folder only of a volume none of
+// whose replicas was ever placed, which has no data yet.
 
 // dataDir is the folder of vol's files; "" when volumes keep no data.
 func (s *sim) dataDir(vol string) string {
@@ -24,7 +26,7 @@ func (s *sim) dataDir(vol string) string {
 }
 
 // syncData makes a creating volume's folder and removes it once no replica
-// of the volume is left that has not failed.
+// of the volume that holds data is left that has not failed.
 func (s *sim) syncData(vol, state string, replicas []*instance) {
 	dir := s.dataDir(vol)
 	if dir == "" {
@@ -35,7 +37,7 @@ func (s *sim) syncData(vol, state string, replicas []*instance) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			s.log.Error().Err(err).Str("volume", vol).Msg("cannot make the volume's data folder")
 		}
-	case len(usableReplicas(replicas)) == 0:
+	case dataLost(replicas):
 		// Every replica failed or was deleted (a deleted one may already be
 		// gone from the cache): the volume is faulted, its data lost.
 		if _, err := os.Stat(dir); err == nil {
@@ -52,4 +54,15 @@ func (s *sim) dropData(vol string) {
 			s.log.Error().Err(err).Str("volume", vol).Msg("cannot remove the volume's data")
 		}
 	}
+}
+
+// dataLost reports whether no replica that has not failed holds the
+// volume's data: none on a node is usable, unless no replica was ever placed
+// on a node and an unscheduled one waits (nothing was written yet).
+func dataLost(replicas []*instance) bool {
+	usable := usableReplicas(replicas)
+	if len(scheduledReplicas(usable)) > 0 {
+		return false
+	}
+	return len(usable) == 0 || len(scheduledReplicas(replicas)) > 0
 }

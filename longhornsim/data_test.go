@@ -18,6 +18,7 @@ func TestSyncData(t *testing.T) {
 	exists := func() bool { _, err := os.Stat(dir); return err == nil }
 	replica := func(failed bool) *instance {
 		r := &instance{}
+		r.Spec.NodeID = "node-1"
 		if failed {
 			r.Spec.FailedAt = "2026-12-06T21:00:00Z"
 		}
@@ -50,6 +51,19 @@ func TestSyncData(t *testing.T) {
 	s.syncData("pvc-4", volStateAttached, nil)
 	if _, err := os.Stat(filepath.Join(root, DriverName, "pvc-4")); err == nil {
 		t.Error("a volume without replicas kept its data")
+	}
+	// A replica never placed holds nothing: it keeps the folder of a volume
+	// none of whose replicas had a node, not of one whose placed replicas
+	// all failed.
+	unscheduled := &instance{}
+	s.syncData("pvc-5", volStateCreating, []*instance{unscheduled})
+	s.syncData("pvc-5", volStateDetached, []*instance{unscheduled})
+	if _, err := os.Stat(filepath.Join(root, DriverName, "pvc-5")); err != nil {
+		t.Error("a volume with only an unscheduled replica lost its folder")
+	}
+	s.syncData("pvc-5", volStateDetached, []*instance{unscheduled, replica(true)})
+	if _, err := os.Stat(filepath.Join(root, DriverName, "pvc-5")); err == nil {
+		t.Error("a volume whose placed replicas all failed kept its data")
 	}
 	s.syncData("pvc-2", volStateCreating, nil)
 	s.dropData("pvc-2")

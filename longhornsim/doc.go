@@ -23,7 +23,13 @@
 //   - CSI provisioning and attach: claims get volumes pvc-<claim uid> and
 //     bound PVs; storage VolumeAttachments become csi-attacher tickets.
 //   - volumes (volume.go, failures.go): replicas on distinct schedulable
-//     nodes, the engine, the VolumeAttachment; tickets decide spec.nodeID and
+//     nodes (any schedulable node with replica-soft-anti-affinity); a new
+//     volume gets all its replicas at once, those no node can take with
+//     spec.nodeID "" (unscheduled, never started), scheduled once a node can
+//     take them (a Longhorn node change, or 30 s later), and the Scheduled
+//     condition as reconcileVolumeCondition sets it (True on a detached
+//     volume under allow-volume-creation-with-degraded-availability); the
+//     engine, the VolumeAttachment; tickets decide spec.nodeID and
 //     spec.disableFrontend; attaching waits for the backing image
 //     (WaitForBackingImage) and for the engine's node. Replicas whose
 //     instance manager stops are marked failed; an attached volume is

@@ -28,9 +28,11 @@ func isRebuildingReplica(r *instance) bool {
 // error, or unknown because its node went down) fails
 // (ReconcileEngineReplicaState); so does one that cannot start for an attach
 // because its instance manager does not run (openVolumeDependentResources:
-// the node is deleted, or the volume is not attached yet).
+// the node is deleted, or the volume is not attached yet). A replica without
+// a node has no instance and never fails this way (openVolumeDependentResources
+// skips it).
 func replicaFailure(r *instance, nv nodeView, attaching bool) string {
-	if r.Spec.FailedAt != "" || r.DeletionTimestamp != nil {
+	if r.Spec.FailedAt != "" || r.DeletionTimestamp != nil || r.Spec.NodeID == "" {
 		return ""
 	}
 	switch r.Status.CurrentState {
@@ -121,6 +123,7 @@ type replenishView struct {
 	limit       int64 // concurrent-replica-rebuild-per-node-limit; 0 disables rebuilds
 	nodes       func(string) nodeView
 	schedulable []string
+	soft        bool // replica-soft-anti-affinity
 }
 
 // replenishPlan is one step of replica replenishment.
@@ -133,12 +136,16 @@ type replenishPlan struct {
 
 // planReplenish is the volume controller's replenishReplicas for one
 // attached volume: one replica at a time; nothing while the engine has a
-// replica in WO mode or has not picked up every usable replica yet
-// (hasEngineStatusSynced); first reuse a failed replica whose node is
+// replica in WO mode or has not picked up every usable replica that has a
+// node yet (hasEngineStatusSynced); nothing while the usable replicas,
+// unscheduled ones included, are numberOfReplicas
+// (getReplenishReplicasCount); first reuse a failed replica whose node is
 // schedulable again (CheckAndReuseFailedReplica); otherwise, while a failed
 // replica may still come back, wait until replica-replenishment-wait-interval
 // after the volume became degraded (RequireNewReplica); then create a new
-// replica on a schedulable node holding no replica of the volume.
+// replica on a schedulable node holding no replica of the volume (any
+// schedulable node with replica-soft-anti-affinity). With none,
+// precheckCreateReplica fails and nothing is created (unschedulable).
 func planReplenish(v replenishView) replenishPlan {
 	if v.limit == 0 || v.engine == nil {
 		return replenishPlan{}
@@ -149,7 +156,7 @@ func planReplenish(v replenishView) replenishPlan {
 		}
 	}
 	usable := usableReplicas(v.replicas)
-	for _, r := range usable {
+	for _, r := range scheduledReplicas(usable) {
 		if _, ok := v.engine.Status.ReplicaModeMap[r.Name]; !ok {
 			return replenishPlan{}
 		}
@@ -181,7 +188,7 @@ func planReplenish(v replenishView) replenishPlan {
 	for _, r := range v.replicas {
 		taken[r.Spec.NodeID] = true
 	}
-	nodes := placeReplicas(v.volume, v.schedulable, taken, 1)
+	nodes := placeReplicas(v.volume, v.schedulable, taken, 1, v.soft)
 	if len(nodes) == 0 {
 		return replenishPlan{unschedulable: true}
 	}
@@ -196,7 +203,7 @@ func (s *sim) applyReplenish(ctx context.Context, v *volume, replicas []*instanc
 		return s.patch(ctx, replicaGVR, p.reuse, map[string]any{"spec": map[string]any{"failedAt": "", "healthyAt": ""}})
 	case p.createOn != "":
 		taken := map[string]bool{}
-		if s.pendingReplicas(v.Name, replicas, taken) > 0 {
+		if len(s.pendingReplicas(v.Name, replicas, taken)) > 0 {
 			return nil
 		}
 		s.log.Info().Str("volume", v.Name).Str("node", p.createOn).Msg("replenishing a replica")

@@ -111,7 +111,7 @@ func (e *env) failureVolume(name string, replicas int) (nodes []string, free []s
 	e.createLH(volumeGVR, obj)
 	// Detached is not enough: right after a cluster starts, a Longhorn node
 	// may not be schedulable yet, and Longhorn then leaves the volume
-	// detached with fewer replicas than asked (Scheduled False) until it is.
+	// detached with a replica unscheduled (spec.nodeID "") until it is.
 	e.waitFor(condTimeout, fmt.Sprintf("%s detached with its VolumeAttachment and %d scheduled replicas", name, replicas), func() (bool, string) {
 		v := e.getLH(volumeGVR, name)
 		scheduled := 0

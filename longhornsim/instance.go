@@ -14,8 +14,10 @@ import (
 // is down or gone) or error (the instance manager pod was evicted), and one
 // that was not stays stopped (syncStatusWithInstanceManager). A rebuilding
 // replica waits while concurrent-replica-rebuild-per-node-limit others
-// rebuild on its node (CanStartRebuildingReplica). A deleted replica loses
-// its finalizer. In legacy-queue-jam mode this runs behind the rate-limited
+// rebuild on its node (CanStartRebuildingReplica). A replica without a node
+// (unscheduled) has no instance manager: it is stopped, owned by some
+// manager (isControllerResponsibleFor: any when the preferred owner is "").
+// A deleted replica loses its finalizer. In legacy-queue-jam mode this runs behind the rate-limited
 // queue, so every step waits its turn.
 func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, error) {
 	r, err := getLH[instance](s.replicas, name)
@@ -54,13 +56,24 @@ func (s *sim) syncReplica(ctx context.Context, name string) (time.Duration, erro
 			return 0, nil
 		}
 	}
-	if r.Status.CurrentState == want {
+	owner := r.Spec.NodeID
+	if owner == "" {
+		if nodes := s.nodeNames(); len(nodes) > 0 {
+			owner = nodes[0]
+		}
+	}
+	if r.Status.CurrentState == want && (r.Status.OwnerID == owner || r.Status.OwnerID == "") {
 		return 0, nil
+	}
+	if r.Status.CurrentState == want {
+		// Scheduled: the node's manager takes the replica over
+		// (isControllerResponsibleFor prefers spec.nodeID).
+		return 0, s.patch(ctx, replicaGVR, name, map[string]any{"status": map[string]any{"ownerID": owner}}, "status")
 	}
 	if want == instError || want == instUnknown {
 		s.log.Info().Str("replica", name).Str("node", r.Spec.NodeID).Str("state", want).Msg("replica lost: its instance manager does not run")
 	}
-	status := map[string]any{"currentState": want, "ownerID": r.Spec.NodeID}
+	status := map[string]any{"currentState": want, "ownerID": owner}
 	switch want {
 	case instRunning:
 		status["started"] = true

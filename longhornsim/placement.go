@@ -5,12 +5,19 @@ import (
 	"sort"
 )
 
-// placeReplicas picks want distinct nodes for a volume's replicas, skipping
-// nodes that already hold one (taken). It starts at a position derived from
-// the volume name so volumes spread evenly over the nodes, and returns fewer
-// nodes than asked when there are not enough (Longhorn's hard anti-affinity
-// leaves the volume degraded then).
-func placeReplicas(vol string, nodes []string, taken map[string]bool, want int) []string {
+// placeReplicas picks nodes for want replicas of a volume among the
+// schedulable nodes, skipping nodes that already hold one (taken). It starts
+// at a position derived from the volume name so volumes spread evenly over
+// the nodes. It returns fewer nodes than asked when there are not enough:
+// with replica-soft-anti-affinity false (Longhorn's default) the replicas of
+// a volume go to distinct nodes, and the rest stay unscheduled. With soft
+// anti-affinity the rest go to nodes that already hold one, in the same
+// order. This is the part of longhorn-manager's
+// scheduler/replica_scheduler.go (FindDiskCandidates → getDiskCandidates)
+// that matters for nodes with one disk each and no zones: unused nodes
+// first, used ones only when nodeSoftAntiAffinity is true (zone soft
+// anti-affinity and disk soft anti-affinity are Longhorn's defaults, true).
+func placeReplicas(vol string, nodes []string, taken map[string]bool, want int, soft bool) []string {
 	if want <= 0 || len(nodes) == 0 {
 		return nil
 	}
@@ -26,6 +33,9 @@ func placeReplicas(vol string, nodes []string, taken map[string]bool, want int) 
 			continue
 		}
 		out = append(out, n)
+	}
+	for i := 0; soft && len(out) < want; i++ {
+		out = append(out, sorted[(start+i)%len(sorted)])
 	}
 	return out
 }

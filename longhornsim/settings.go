@@ -11,24 +11,28 @@ import (
 // Longhorn setting names the simulator honours (longhorn-manager
 // types/setting.go, SettingName*).
 const (
-	SettingDefaultReplicaCount                       = "default-replica-count"
-	SettingReplicaReplenishmentWaitInterval          = "replica-replenishment-wait-interval"
-	SettingDefaultMinNumberOfBackingImageCopies      = "default-min-number-of-backing-image-copies"
-	SettingConcurrentReplicaRebuildPerNodeLimit      = "concurrent-replica-rebuild-per-node-limit"
-	SettingDisableSchedulingOnCordonedNode           = "disable-scheduling-on-cordoned-node"
-	SettingDetachManuallyAttachedVolumesWhenCordoned = "detach-manually-attached-volumes-when-cordoned"
+	SettingDefaultReplicaCount                         = "default-replica-count"
+	SettingReplicaReplenishmentWaitInterval            = "replica-replenishment-wait-interval"
+	SettingDefaultMinNumberOfBackingImageCopies        = "default-min-number-of-backing-image-copies"
+	SettingConcurrentReplicaRebuildPerNodeLimit        = "concurrent-replica-rebuild-per-node-limit"
+	SettingDisableSchedulingOnCordonedNode             = "disable-scheduling-on-cordoned-node"
+	SettingDetachManuallyAttachedVolumesWhenCordoned   = "detach-manually-attached-volumes-when-cordoned"
+	SettingReplicaSoftAntiAffinity                     = "replica-soft-anti-affinity"
+	SettingAllowVolumeCreationWithDegradedAvailability = "allow-volume-creation-with-degraded-availability"
 )
 
 // settingDefaults are Longhorn's defaults for those settings (the Default of
 // each SettingDefinition in types/setting.go). default-replica-count is data
 // engine specific since 1.8 and written as JSON, like Longhorn writes it.
 var settingDefaults = map[string]string{
-	SettingDefaultReplicaCount:                       `{"v1":"3","v2":"3"}`,
-	SettingReplicaReplenishmentWaitInterval:          "600",
-	SettingDefaultMinNumberOfBackingImageCopies:      "3",
-	SettingConcurrentReplicaRebuildPerNodeLimit:      "5",
-	SettingDisableSchedulingOnCordonedNode:           "true",
-	SettingDetachManuallyAttachedVolumesWhenCordoned: "false",
+	SettingDefaultReplicaCount:                         `{"v1":"3","v2":"3"}`,
+	SettingReplicaReplenishmentWaitInterval:            "600",
+	SettingDefaultMinNumberOfBackingImageCopies:        "3",
+	SettingConcurrentReplicaRebuildPerNodeLimit:        "5",
+	SettingDisableSchedulingOnCordonedNode:             "true",
+	SettingDetachManuallyAttachedVolumesWhenCordoned:   "false",
+	SettingReplicaSoftAntiAffinity:                     "false",
+	SettingAllowVolumeCreationWithDegradedAvailability: "true",
 }
 
 // ensureSettings creates the settings that do not exist yet with their

@@ -338,13 +338,7 @@ func (s *sim) addHandlers() {
 		s.refreshNodeView(name)
 		s.nodeCtl.add(name)
 		s.enqueueVolumesOnNode(name)
-		// A node that turns schedulable may take the replicas of volumes
-		// still waiting for them.
-		for _, v := range s.volumes.GetStore().List() {
-			if st := statusString(v, "state"); st == "" || st == volStateCreating {
-				s.volCtl.add(nameOf(v))
-			}
-		}
+		s.enqueueVolumesToSchedule()
 	}))
 	s.ims.AddEventHandler(handlerFunc(func(obj any) {
 		// enqueueInstanceManagerChange: the replicas on the manager's node.
@@ -460,6 +454,29 @@ func (s *sim) settingChanged(old, obj any) {
 	case SettingDisableSchedulingOnCordonedNode:
 		for _, k := range s.lhNodes.GetStore().ListKeys() {
 			s.nodeCtl.add(nameFromKey(k))
+		}
+	}
+}
+
+// enqueueVolumesToSchedule is the volume controller's enqueueNodeChange: on
+// any Longhorn node change, the volumes with a replica that has no node
+// (it may be scheduled now) or has failed (it may be reused). It also
+// enqueues volumes without any replica, whose first replicas Longhorn
+// creates once a node is schedulable (Longhorn's informer resync brings
+// them back; the simulator's informers do not resync).
+func (s *sim) enqueueVolumesToSchedule() {
+	for _, key := range s.volumes.GetStore().ListKeys() {
+		vol := nameFromKey(key)
+		reps, _ := s.replicas.GetIndexer().ByIndex(byVolume, vol)
+		wake := len(reps) == 0
+		for _, r := range reps {
+			if specString(r, "nodeID") == "" || specString(r, "failedAt") != "" {
+				wake = true
+				break
+			}
+		}
+		if wake {
+			s.volCtl.add(vol)
 		}
 	}
 }

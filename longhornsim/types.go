@@ -137,6 +137,7 @@ type instance struct {
 	Status struct {
 		CurrentState        string            `json:"currentState,omitempty"`
 		InstanceManagerName string            `json:"instanceManagerName,omitempty"`
+		OwnerID             string            `json:"ownerID,omitempty"`
 		Started             bool              `json:"started,omitempty"`
 		ReplicaModeMap      map[string]string `json:"replicaModeMap,omitempty"`
 		Endpoint            string            `json:"endpoint,omitempty"`

@@ -59,7 +59,7 @@ func TestPlaceReplicas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := placeReplicas("pvc-1", tt.nodes, tt.taken, tt.want)
+			got := placeReplicas("pvc-1", tt.nodes, tt.taken, tt.want, false)
 			if len(got) != tt.wantLen {
 				t.Fatalf("placeReplicas = %v, want %d nodes", got, tt.wantLen)
 			}
@@ -75,7 +75,7 @@ func TestPlaceReplicas(t *testing.T) {
 	// Single-replica volumes spread over the nodes.
 	count := map[string]int{}
 	for i := 0; i < 300; i++ {
-		count[placeReplicas(volumeNameForClaim(randomHex(8)), nodes, nil, 1)[0]]++
+		count[placeReplicas(volumeNameForClaim(randomHex(8)), nodes, nil, 1, false)[0]]++
 	}
 	for _, n := range nodes {
 		if count[n] < 50 {

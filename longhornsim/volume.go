@@ -77,6 +77,21 @@ func usableReplicas(rs []*instance) []*instance {
 	return out
 }
 
+// scheduledReplicas are the replicas with a node (spec.nodeID set). A
+// replica the scheduler could not place has no instance to start: the volume
+// controller skips it when it opens the volume (openVolumeDependentResources:
+// "Don't attempt to start the replica or do anything else if it hasn't been
+// scheduled").
+func scheduledReplicas(rs []*instance) []*instance {
+	var out []*instance
+	for _, r := range rs {
+		if r.Spec.NodeID != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // rwCount counts the usable replicas the engine reports in mode RW.
 func rwCount(rs []*instance, e *instance) int {
 	n := 0
@@ -110,10 +125,15 @@ func allInState(insts []*instance, states ...string) bool {
 //   - With no node wanted it stops engine and replicas: "detaching" until they
 //     stopped, then "detached" with robustness unknown.
 //   - With a node wanted it waits for its backing image (WaitForBackingImage),
-//     moves the stopped engine to the node, starts the replicas that have not
-//     failed, then the engine once they run: "attaching" until the engine
-//     runs, then "attached". An engine cannot start on a node whose instance
-//     manager does not run: the volume stays "attaching" (blocked says why).
+//     moves the stopped engine to the node, starts the scheduled replicas
+//     that have not failed, then the engine once they run: "attaching" until
+//     the engine runs, then "attached". An engine cannot start on a node
+//     whose instance manager does not run: the volume stays "attaching"
+//     (blocked says why). A volume whose usable replicas are all unscheduled
+//     stays "detached" (openVolumeDependentResources: "no healthy or
+//     scheduled replica for starting"). Once the engine runs, a replica that
+//     does not run yet (just scheduled or created for a rebuild) leaves the
+//     volume attached.
 //   - Attached, robustness follows the engine's replicaModeMap as
 //     ReconcileEngineReplicaState does: healthy with numberOfReplicas RW
 //     replicas, degraded with fewer, faulted with none; unknown when the
@@ -150,6 +170,15 @@ func decideVolume(v volumeView) volumeDecision {
 		d.blocked = "all replicas of the volume failed"
 		return d
 	}
+	placed := scheduledReplicas(usable)
+	if len(placed) == 0 {
+		// openVolumeDependentResources fails before the state machine
+		// leaves "detached".
+		d.replicaDesire, d.engineDesire = instStopped, instStopped
+		d.state = volStateDetached
+		d.blocked = "no healthy or scheduled replica for starting"
+		return d
+	}
 	if v.backingImage != "" && !v.backingImageOK {
 		d.waitForBI = true
 		d.state = volStateDetached
@@ -178,7 +207,7 @@ func decideVolume(v volumeView) volumeDecision {
 		return d
 	}
 	d.replicaDesire = instRunning
-	if !allInState(usable, instRunning) {
+	if engineState != instRunning && !allInState(placed, instRunning) {
 		d.state = volStateAttaching
 		d.blocked = v.nodeDown
 		return d
@@ -202,7 +231,6 @@ func decideVolume(v volumeView) volumeDecision {
 	return d
 }
 
-// syncVolume reconciles one Longhorn volume: its defaults, replicas, engine
 // syncVolume reconciles one Longhorn volume: its defaults, replicas, engine
 // and longhorn.io VolumeAttachment, the attachment tickets, replica failures
 // and rebuilds, and its status.
@@ -241,7 +269,8 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		}
 	}
 
-	if err := s.ensureReplicas(ctx, v, replicas); err != nil {
+	pending, precheck, err := s.ensureReplicas(ctx, v, replicas)
+	if err != nil {
 		return 0, err
 	}
 	if engine == nil {
@@ -290,8 +319,16 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		return 0, err
 	}
 
+	// Replicas without a node get one when a node can take them
+	// (reconcileVolumeCondition → ScheduleReplica); Longhorn looks again
+	// every 30 s, and whenever a Longhorn node changes (enqueueNodeChange).
+	replicas, err = s.scheduleReplicas(ctx, v, replicas)
+	if err != nil {
+		return 0, err
+	}
+
 	var replicaNodes []string
-	for _, r := range usableReplicas(replicas) {
+	for _, r := range scheduledReplicas(usableReplicas(replicas)) {
 		replicaNodes = append(replicaNodes, r.Spec.NodeID)
 	}
 	view := volumeView{
@@ -331,7 +368,6 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 	if d.robustness != robustnessDegraded {
 		degradedAt = ""
 	}
-	scheduled := true
 	if d.state == volStateAttached && engine.Status.CurrentState == instRunning {
 		if err := s.markHealthyReplicas(ctx, replicas, engine); err != nil {
 			return 0, err
@@ -341,10 +377,12 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 			degraded: d.robustness == robustnessDegraded, degradedAt: parseTime(degradedAt),
 			wait: s.replenishWait(), skew: s.scaled(time.Second), now: time.Now(),
 			limit: s.settingInt(SettingConcurrentReplicaRebuildPerNodeLimit),
-			nodes: s.nodeView, schedulable: s.schedulableNodes(),
+			nodes: s.nodeView, schedulable: s.schedulableNodes(), soft: s.settingBool(SettingReplicaSoftAntiAffinity),
 		})
 		later(plan.checkAfter)
-		scheduled = !plan.unschedulable
+		if plan.unschedulable {
+			precheck = precheckFailure(len(s.schedulableNodes()) == 0)
+		}
 		if err := s.applyReplenish(ctx, v, replicas, plan); err != nil {
 			return 0, err
 		}
@@ -354,10 +392,35 @@ func (s *sim) syncVolume(ctx context.Context, name string) (time.Duration, error
 		}
 		later(wait)
 	}
-	if len(usableReplicas(replicas)) < v.Spec.NumberOfReplicas && d.state == volStateCreating {
-		scheduled = false
+	sv := scheduledView{
+		prev: findCondition(v.Status.Conditions, volCondScheduled), want: v.Spec.NumberOfReplicas,
+		attached: d.currentNodeID != "", allowDegraded: s.settingBool(SettingAllowVolumeCreationWithDegradedAvailability),
+		precheck: precheck,
 	}
-	if err := s.patchVolumeStatus(ctx, v, d, scheduled, degradedAt, disableFrontend); err != nil {
+	for _, r := range replicas {
+		sv.replicas++
+		if r.Spec.NodeID == "" && r.DeletionTimestamp == nil {
+			sv.unscheduled++
+		}
+		if r.Spec.FailedAt == "" && r.DeletionTimestamp == nil {
+			sv.usable++
+			sv.available = sv.available || r.Spec.NodeID != ""
+		}
+	}
+	for _, n := range pending {
+		// Created this sync or a moment ago, not in the cache yet: Longhorn
+		// would count them (they are in its rs map).
+		sv.replicas++
+		sv.usable++
+		if n == "" {
+			sv.unscheduled++
+		}
+		sv.available = sv.available || n != ""
+	}
+	if sv.unscheduled > 0 {
+		later(s.scaled(scheduleRetry))
+	}
+	if err := s.patchVolumeStatus(ctx, v, d, scheduledCondition(sv), degradedAt, disableFrontend); err != nil {
 		return 0, err
 	}
 	if va != nil {
@@ -451,34 +514,124 @@ func (s *sim) releaseVolumeAttachment(ctx context.Context, vol string) error {
 	return s.removeFinalizer(ctx, lhvaGVR, vol, va.Finalizers, va.ResourceVersion)
 }
 
-// ensureReplicas creates the replicas of a new volume on distinct
-// schedulable nodes. Later replicas come from planReplenish, as in
-// longhorn-manager (replenishReplicas only creates the first set for a
-// volume that is not attached). Replicas it created that the cache does not
-// show yet count as existing (the ReplicaSet controller's "expectations"),
-// so a quick second sync does not create more.
-func (s *sim) ensureReplicas(ctx context.Context, v *volume, replicas []*instance) error {
-	taken := map[string]bool{}
-	for _, r := range replicas {
-		taken[r.Spec.NodeID] = true
+// ensureReplicas creates the replicas of a new volume, as the volume
+// controller's first replenishReplicas does (reconcileVolumeCreation, only
+// while the volume has no replica at all; later ones come from
+// planReplenish). Longhorn creates numberOfReplicas replicas at once with
+// spec.nodeID "": each passes precheckCreateReplica as long as one node is
+// schedulable, since a replica without a node occupies none. In the same
+// sync reconcileVolumeCondition schedules them (ScheduleReplica) and the
+// sync writes the nodes back; the simulator creates each on its node
+// straight away, and those the scheduler would not place (not enough
+// schedulable nodes, hard anti-affinity) with spec.nodeID "". With no
+// schedulable node at all the precheck fails for every replica: none is
+// created, and precheck is the Scheduled condition's message.
+//
+// Replicas it created that the cache does not show yet count as existing
+// (the ReplicaSet controller's "expectations"), so a quick second sync does
+// not create more; pending lists their nodes ("" for unscheduled ones).
+func (s *sim) ensureReplicas(ctx context.Context, v *volume, replicas []*instance) (pending []string, precheck string, err error) {
+	pending = s.pendingReplicas(v.Name, replicas, map[string]bool{})
+	if len(replicas) > 0 || len(pending) > 0 || v.Spec.NumberOfReplicas <= 0 {
+		return pending, "", nil
 	}
-	pending := s.pendingReplicas(v.Name, replicas, taken)
-	if len(replicas) > 0 && pending == 0 {
-		return nil
+	schedulable := s.schedulableNodes()
+	if len(schedulable) == 0 {
+		return nil, precheckFailure(true), nil
 	}
-	have := len(replicas) + pending
-	if have >= v.Spec.NumberOfReplicas {
-		return nil
-	}
+	nodes := placeReplicas(v.Name, schedulable, nil, v.Spec.NumberOfReplicas, s.settingBool(SettingReplicaSoftAntiAffinity))
 	var errs []error
-	for _, n := range placeReplicas(v.Name, s.schedulableNodes(), taken, v.Spec.NumberOfReplicas-have) {
-		if err := s.createReplica(ctx, v, n, 0); err != nil {
+	for i := 0; i < v.Spec.NumberOfReplicas; i++ {
+		node := ""
+		if i < len(nodes) {
+			node = nodes[i]
+		} else {
+			s.log.Info().Str("volume", v.Name).Int("schedulableNodes", len(schedulable)).
+				Msg("creating an unscheduled replica: no schedulable node without a replica of the volume")
+		}
+		if err := s.createReplica(ctx, v, node, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return nil, "", errors.Join(errs...)
 }
 
+// scheduleRetry is how soon the volume controller looks again at a volume
+// with a replica it could not schedule (reconcileVolumeCondition:
+// enqueueVolumeAfter(v, 30*time.Second)).
+const scheduleRetry = 30 * time.Second
+
+// usedNodes are the nodes that hold a replica of the volume as the scheduler
+// counts them (getCurrentNodesAndZones): replicas with a node and not being
+// deleted; a failed one only if it may be reused
+// (IsPotentiallyReusableReplica).
+func usedNodes(replicas []*instance) map[string]bool {
+	used := map[string]bool{}
+	for _, r := range replicas {
+		if r.Spec.NodeID == "" || r.DeletionTimestamp != nil {
+			continue
+		}
+		if r.Spec.FailedAt != "" && (r.Spec.DiskID == "" || r.Spec.RebuildRetryCount >= failedReplicaMaxRetryCount) {
+			continue
+		}
+		used[r.Spec.NodeID] = true
+	}
+	return used
+}
+
+// scheduleReplicas is the scheduling loop of reconcileVolumeCondition: every
+// replica with spec.nodeID "" goes through ScheduleReplica, which places it
+// on a schedulable node (ListSchedulableNodes: Ready, Schedulable, scheduling
+// allowed) holding no replica of the volume, or any such node with
+// replica-soft-anti-affinity, and sets spec.nodeID, diskID, diskPath and
+// dataDirectoryName (scheduleReplicaToDisk; the datastore relabels it
+// longhornnode and longhorndiskuuid). A replica that failed before it was
+// ever healthy is never scheduled (ErrorReplicaScheduleUnusedFailed
+// ReplicaIsNotSupported). It returns the replicas as they are after
+// scheduling. The patch carries the replica's resourceVersion, so two syncs
+// never place one replica twice.
+func (s *sim) scheduleReplicas(ctx context.Context, v *volume, replicas []*instance) ([]*instance, error) {
+	var waiting []int
+	for i, r := range replicas {
+		if r.Spec.NodeID == "" && r.DeletionTimestamp == nil && !(r.Spec.HealthyAt == "" && r.Spec.FailedAt != "") {
+			waiting = append(waiting, i)
+		}
+	}
+	if len(waiting) == 0 {
+		return replicas, nil
+	}
+	nodes := placeReplicas(v.Name, s.schedulableNodes(), usedNodes(replicas), len(waiting), s.settingBool(SettingReplicaSoftAntiAffinity))
+	out := slices.Clone(replicas)
+	var errs []error
+	for k, node := range nodes {
+		r := *replicas[waiting[k]]
+		err := s.patch(ctx, replicaGVR, r.Name, map[string]any{
+			"metadata": map[string]any{
+				"resourceVersion": r.ResourceVersion,
+				"labels":          map[string]any{"longhornnode": node, "longhorndiskuuid": diskUUID(node)},
+			},
+			"spec": map[string]any{
+				"nodeID": node, "diskID": diskUUID(node), "diskPath": replicaDiskPath,
+				"dataDirectoryName": v.Name + "-" + randomHex(4),
+			},
+		})
+		if apierrors.IsConflict(err) {
+			errs = append(errs, errRetry)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.Info().Str("volume", v.Name).Str("replica", r.Name).Str("node", node).Msg("scheduled replica")
+		r.Spec.NodeID, r.Spec.DiskID = node, diskUUID(node)
+		out[waiting[k]] = &r
+	}
+	return out, errors.Join(errs...)
+}
+
+// createReplica creates a replica of v on node; node "" creates it
+// unscheduled.
 func (s *sim) createReplica(ctx context.Context, v *volume, node string, rebuildRetryCount int) error {
 	r := s.newReplica(v, node, rebuildRetryCount)
 	if err := s.create(ctx, replicaGVR, r); err != nil {
@@ -505,35 +658,50 @@ func (s *sim) expectReplica(vol, name, node string) {
 
 // pendingReplicas drops the expectations the cache now satisfies (or that
 // are older than a minute), marks the nodes of the others taken and returns
-// how many are still pending.
-func (s *sim) pendingReplicas(vol string, seen []*instance, taken map[string]bool) int {
+// those nodes ("" for a replica created unscheduled).
+func (s *sim) pendingReplicas(vol string, seen []*instance, taken map[string]bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp := s.expected[vol]
 	for _, r := range seen {
 		delete(exp, r.Name)
 	}
+	var nodes []string
 	for name, e := range exp {
 		if time.Since(e.created) > time.Minute {
 			delete(exp, name)
 			continue
 		}
-		taken[e.node] = true
+		if e.node != "" {
+			taken[e.node] = true
+		}
+		nodes = append(nodes, e.node)
 	}
 	if len(exp) == 0 {
 		delete(s.expected, vol)
 	}
-	return len(exp)
+	return nodes
 }
 
+// replicaDiskPath is the path of each node's one disk.
+const replicaDiskPath = "/var/lib/longhorn/"
+
+// newReplica is newReplicaCR with the scheduler's choice filled in: an
+// unscheduled replica (node "") has no node, disk, disk path or data
+// directory, and empty longhornnode and longhorndiskuuid labels
+// (datastore.CreateReplica's labelNode, labelDiskUUID).
 func (s *sim) newReplica(v *volume, node string, rebuildRetryCount int) map[string]any {
+	disk, path, dir := "", "", ""
+	if node != "" {
+		disk, path, dir = diskUUID(node), replicaDiskPath, v.Name+"-"+randomHex(4)
+	}
 	return map[string]any{
 		"apiVersion": "longhorn.io/v1beta2",
 		"kind":       "Replica",
 		"metadata": map[string]any{
 			"name":            replicaName(v.Name),
 			"namespace":       Namespace,
-			"labels":          map[string]any{"longhornvolume": v.Name, "longhornnode": node, "longhorndiskuuid": diskUUID(node)},
+			"labels":          map[string]any{"longhornvolume": v.Name, "longhornnode": node, "longhorndiskuuid": disk},
 			"ownerReferences": ownerRefsAny(v),
 			"finalizers":      []any{longhornFinalizer},
 		},
@@ -541,9 +709,9 @@ func (s *sim) newReplica(v *volume, node string, rebuildRetryCount int) map[stri
 			"volumeName":        v.Name,
 			"volumeSize":        v.Spec.Size,
 			"nodeID":            node,
-			"diskID":            diskUUID(node),
-			"diskPath":          "/var/lib/longhorn/",
-			"dataDirectoryName": v.Name + "-" + randomHex(4),
+			"diskID":            disk,
+			"diskPath":          path,
+			"dataDirectoryName": dir,
 			"backingImage":      v.Spec.BackingImage,
 			"engineName":        engineName(v.Name),
 			"desireState":       instStopped,
@@ -596,13 +764,13 @@ func ownerRefsAny(v *volume) []any {
 }
 
 // applyInstanceDesires patches spec.desireState (and the engine's nodeID and
-// disableFrontend) where they differ from the decision. Failed replicas are
-// kept stopped.
+// disableFrontend) where they differ from the decision. Failed replicas and
+// unscheduled ones are kept stopped.
 func (s *sim) applyInstanceDesires(ctx context.Context, d volumeDecision, replicas []*instance, engine *instance, disableFrontend bool) error {
 	var errs []error
 	for _, r := range replicas {
 		want := d.replicaDesire
-		if r.Spec.FailedAt != "" {
+		if r.Spec.FailedAt != "" || r.Spec.NodeID == "" {
 			want = instStopped
 		}
 		if want != "" && r.Spec.DesireState != want && r.DeletionTimestamp == nil {
@@ -625,17 +793,116 @@ func (s *sim) applyInstanceDesires(ctx context.Context, d volumeDecision, replic
 	return errors.Join(errs...)
 }
 
+// The volume's Scheduled condition (k8s/pkg/apis/longhorn/v1beta2/volume.go,
+// VolumeConditionTypeScheduled, VolumeConditionReasonReplicaSchedulingFailure)
+// and the messages longhorn-manager writes into it.
+const (
+	volCondScheduled            = "Scheduled"
+	reasonReplicaSchedulingFail = "ReplicaSchedulingFailure"
+	// ErrorReplicaScheduleSchedulingFailed, the message when no scheduler
+	// error says more (a replica found no node holding none of the
+	// volume's replicas).
+	msgReplicaSchedulingFailed = "replica scheduling failed"
+	// reconcileVolumeCondition, allow-volume-creation-with-degraded-
+	// availability on a detached volume.
+	msgResetSchedulable = "Reset schedulable due to allow volume creation with degraded availability"
+)
+
+// precheckFailure is the Scheduled message replenishReplicas writes when
+// precheckCreateReplica finds no disk for a new replica: "nodes are
+// unavailable" (ErrorReplicaScheduleNodeUnavailable) when no node is
+// schedulable, else "disks are unavailable"
+// (ErrorReplicaScheduleDiskUnavailable: every schedulable node holds one).
+func precheckFailure(noSchedulableNode bool) string {
+	reason := "disks are unavailable"
+	if noSchedulableNode {
+		reason = "nodes are unavailable"
+	}
+	return "precheck new replica failed: " + reason
+}
+
+// scheduledView is what reconcileVolumeCondition reads to set the Scheduled
+// condition.
+type scheduledView struct {
+	prev          condition // the condition as it is (Status "" when missing)
+	replicas      int       // all replicas (len(rs))
+	want          int       // spec.numberOfReplicas
+	unscheduled   int       // replicas ScheduleReplica could not place
+	usable        int       // replicas not failed (getReplenishReplicasCount)
+	available     bool      // a replica with a node that has not failed
+	attached      bool      // status.currentNodeID is set
+	allowDegraded bool      // allow-volume-creation-with-degraded-availability
+	precheck      string    // replenishReplicas' precheck failure this sync
+}
+
+// scheduledCondition is reconcileVolumeCondition's Scheduled condition
+// (controller/volume_controller.go), in its order:
+//
+//   - replenishReplicas, earlier in the sync, set False with the precheck
+//     message when it could not create a replica;
+//   - a replica ScheduleReplica could not place sets False
+//     (ReplicaSchedulingFailure) and the volume is not scheduled, nor is one
+//     with a replica count other than numberOfReplicas;
+//   - scheduled with nothing to replenish: True;
+//   - else a detached volume with one usable replica on a node is True with
+//     msgResetSchedulable when allow-volume-creation-with-degraded-
+//     availability is true (Longhorn's default), so a detached volume
+//     missing a replica reads Scheduled True and only an attached one False;
+//   - not scheduled and False: the message is the scheduler's errors, here
+//     msgReplicaSchedulingFailed, unless a message is already there.
+//
+// Otherwise the condition stays as it was.
+func scheduledCondition(v scheduledView) condition {
+	c := v.prev
+	c.Type = volCondScheduled
+	if c.Status == "" {
+		c.Status = "Unknown" // types.GetCondition's getUnknownCondition
+	}
+	if v.precheck != "" {
+		c = condition{Type: volCondScheduled, Status: "False", Reason: reasonReplicaSchedulingFail, Message: v.precheck}
+	}
+	scheduled := true
+	if v.unscheduled > 0 {
+		c = condition{Type: volCondScheduled, Status: "False", Reason: reasonReplicaSchedulingFail}
+		scheduled = false
+	}
+	if v.replicas != v.want {
+		scheduled = false
+	}
+	switch {
+	case scheduled && v.usable >= v.want:
+		return condition{Type: volCondScheduled, Status: "True"}
+	case !v.attached && v.allowDegraded && v.available:
+		return condition{Type: volCondScheduled, Status: "True", Message: msgResetSchedulable}
+	}
+	if !scheduled && c.Status == "False" {
+		if c.Reason != reasonReplicaSchedulingFail || c.Message == "" {
+			c.Message = msgReplicaSchedulingFailed
+		}
+	}
+	c.LastTransitionTime, c.LastProbeTime = "", ""
+	return c
+}
+
+// findCondition returns the condition of type t, the zero condition when
+// there is none.
+func findCondition(conds []condition, t string) condition {
+	for _, c := range conds {
+		if c.Type == t {
+			return c
+		}
+	}
+	return condition{}
+}
+
 // volumeConditions builds the volume's conditions, keeping transition times
 // of conditions whose status did not change.
-func volumeConditions(prev []condition, d volumeDecision, scheduled bool, now string) []condition {
+func volumeConditions(prev []condition, d volumeDecision, scheduled condition, now string) []condition {
 	want := []condition{
 		{Type: "Restore", Status: "False"},
-		{Type: "Scheduled", Status: "True"},
+		scheduled,
 		{Type: "TooManySnapshots", Status: "False"},
 		{Type: "WaitForBackingImage", Status: "False"},
-	}
-	if !scheduled {
-		want[1] = condition{Type: "Scheduled", Status: "False", Reason: "ReplicaSchedulingFailure", Message: "insufficient nodes for the replicas"}
 	}
 	if d.waitForBI {
 		want[3] = condition{Type: "WaitForBackingImage", Status: "True", Reason: "Waiting", Message: "waiting for the backing image to be ready on the replicas' disks"}
@@ -643,7 +910,7 @@ func volumeConditions(prev []condition, d volumeDecision, scheduled bool, now st
 	return keepTransitionTimes(prev, want, now)
 }
 
-func (s *sim) patchVolumeStatus(ctx context.Context, v *volume, d volumeDecision, scheduled bool, degradedAt string, disableFrontend bool) error {
+func (s *sim) patchVolumeStatus(ctx context.Context, v *volume, d volumeDecision, scheduled condition, degradedAt string, disableFrontend bool) error {
 	owner := d.currentNodeID
 	if owner == "" {
 		if nodes := s.nodeNames(); len(nodes) > 0 {
