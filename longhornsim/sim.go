@@ -47,13 +47,22 @@ const legacyWorkers = managerWorkers
 
 // Run installs the CRDs (idempotent) and runs the simulated Longhorn
 // controllers against the cluster at cfg until ctx ends. It returns nil when
-// ctx ends and an error when it cannot start.
+// ctx ends, also while it is still starting (a stop asked for, not a
+// failure), and an error when it cannot start.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	workersSet := opts.Workers > 0
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return err
 	}
+	if err := start(ctx, cfg, opts, workersSet); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// start is Run with valid options.
+func start(ctx context.Context, cfg *rest.Config, opts Options, workersSet bool) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	cfg.UserAgent = "longhorn-sim"

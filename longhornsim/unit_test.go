@@ -1,11 +1,14 @@
 package longhornsim
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 func TestNames(t *testing.T) {
@@ -433,5 +436,18 @@ func TestLonghornLimiter(t *testing.T) {
 	l.Forget("r")
 	if d := l.When("r"); d != 5*time.Millisecond {
 		t.Errorf("after Forget a key waits %v, want the 5ms base", d)
+	}
+}
+
+// TestRunStoppedWhileStartingIsNoError: a stop that comes while Run still
+// starts (here before it sends anything) is what the caller asked for, and
+// Run returns nil as it does once running. It used to return the start's
+// "context canceled" (TestIntegrationWebhookStopRemovesConfiguration failed
+// in CI when its stop came while the simulator waited for its webhook).
+func TestRunStoppedWhileStartingIsNoError(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := Run(ctx, &rest.Config{Host: "https://127.0.0.1:1"}, Options{}); err != nil {
+		t.Errorf("Run after its context ended: %v, want nil", err)
 	}
 }
