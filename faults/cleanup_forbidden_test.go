@@ -5,19 +5,18 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/scenario-runner/runner/kube"
 	"github.com/scenario-runner/runner/localcluster/clustertest"
+	"github.com/scenario-runner/runner/rbac"
 )
 
 // runner cleanup skipped, without a word, the kinds its identity may not
@@ -34,16 +33,14 @@ func TestCleanupNamesKindsItCannotList(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "runner-cleanup-configmaps-only"
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "patch", "delete"}},
 	}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}
-	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	cfg := clustertest.Config(t)
+	limited := clustertest.ServiceAccountKubeconfig(t, cfg, ns, name)
 	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,25 +52,11 @@ func TestCleanupNamesKindsItCannotList(t *testing.T) {
 		_ = cs.RbacV1().ClusterRoleBindings().Delete(bg, name, metav1.DeleteOptions{})
 		_ = cs.RbacV1().ClusterRoles().Delete(bg, name, metav1.DeleteOptions{})
 	})
-	exp := int64(3600)
-	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clustertest.Config(t)
-	kcfg := clientcmdapi.NewConfig()
-	kcfg.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kcfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	kcfg.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kcfg.CurrentContext = "x"
-	limited := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kcfg, limited); err != nil {
-		t.Fatal(err)
-	}
+	awaitAllowed(t, limited, role.Rules[0])
 	cmd := exec.Command(runnerBin, "cleanup", "--run", id, "--kubeconfig", limited)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Errorf("exit %v, want 1\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
@@ -91,4 +74,27 @@ func TestCleanupNamesKindsItCannotList(t *testing.T) {
 		t.Errorf("the final error does not say why the exit is 1:\n%s", stderr.String())
 	}
 	t.Logf("stdout:\n%s\nstderr (first lines):\n%s", stdout.String(), strings.Join(strings.SplitN(stderr.String(), "\n", 6)[:5], "\n"))
+}
+
+// awaitAllowed waits until the API server's authorizer, which learns
+// bindings through a watch, answers that the identity of kubeconfig may do
+// what rule grants: a state asked of the server, not a sleep.
+func awaitAllowed(t *testing.T, kubeconfig string, rule rbacv1.PolicyRule) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &rbac.Policy{Rules: []rbac.Rule{{Group: rule.APIGroups[0], Resource: rule.Resources[0], Verbs: rule.Verbs}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		missing, err := rbac.Preflight(t.Context(), cfg, want)
+		if err == nil && len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the binding is not in effect after 30s: %v %v", err, missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -178,15 +178,19 @@ func (r *run) signal(sig os.Signal) {
 var runIDLine = regexp.MustCompile(`run id .* run=(\S+)`)
 
 // namespace creates a namespace for one test and deletes it afterwards.
-func namespace(t *testing.T, cs kubernetes.Interface, name string) string {
+// namespace creates a namespace named prefix plus a suffix the server
+// picks (a test run again in the same binary, -count=N, must not meet its
+// predecessor's namespace still terminating) and deletes it when the test
+// ends.
+func namespace(t *testing.T, cs kubernetes.Interface, prefix string) string {
 	t.Helper()
 	ctx := context.Background()
-	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-	return name
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	return ns.Name
 }
 
 func clientset(t *testing.T) kubernetes.Interface {
